@@ -1,0 +1,119 @@
+"""Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | notebook run`.
+
+Each command prints JSON (with --json) so that the numbers a notebook shows can be
+reproduced and checked from a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from ragft.doctor import format_report, run_checks
+
+    checks = run_checks(include_generation=not args.quick)
+    if args.json:
+        _print_json([c.as_dict() for c in checks])
+    else:
+        print(format_report(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _cmd_models_prepare(args: argparse.Namespace) -> int:
+    from ragft.models import prepare_models
+
+    _print_json(prepare_models(force=args.force))
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from ragft.corpus import fetch_sdists
+
+    _print_json({version: str(path) for version, path in fetch_sdists().items()})
+    return 0
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ragft.corpus import build_all
+
+    out = Path(args.out) if args.out else None
+    _print_json(build_all(data_dir=out))
+    return 0
+
+
+def _cmd_data_verify(args: argparse.Namespace) -> int:
+    from ragft.data import verify_data
+
+    report = verify_data()
+    _print_json(report)
+    return 0 if report["ok"] else 1
+
+
+def _cmd_notebook_run(args: argparse.Namespace) -> int:
+    from ragft.notebook_runner import run_notebook
+
+    results = [
+        run_notebook(path, threads=args.threads, write_header=not args.no_header) for path in args.paths
+    ]
+    _print_json(results)
+    return 0 if all(r["seconds"] <= r["max_seconds"] and r["peak_mb"] <= r["max_mb"] for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (separate from main so tests can inspect it)."""
+    parser = argparse.ArgumentParser(prog="python -m ragft", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser("doctor", help="check the environment: [OK]/[FAIL] per component")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument("--quick", action="store_true", help="skip the generation check")
+    doctor.set_defaults(func=_cmd_doctor)
+
+    models = sub.add_parser("models", help="prepare the offline models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    prepare = models_sub.add_parser("prepare", help="convert the GGUF generator once into the cache")
+    prepare.add_argument("--force", action="store_true", help="convert again even if cached")
+    prepare.set_defaults(func=_cmd_models_prepare)
+
+    data = sub.add_parser("data", help="the Django corpus and the evaluation sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    fetch = data_sub.add_parser("fetch", help="download Django's sdists from the package registry")
+    fetch.set_defaults(func=_cmd_data_fetch)
+    build = data_sub.add_parser("build", help="parse the docs into sections and evaluation sets")
+    build.add_argument("--out", help="write here instead of the committed data/ folder")
+    build.set_defaults(func=_cmd_data_build)
+    verify = data_sub.add_parser("verify", help="check every data file against the manifest")
+    verify.set_defaults(func=_cmd_data_verify)
+
+    notebook = sub.add_parser("notebook", help="run notebooks the way the committed ones were produced")
+    notebook_sub = notebook.add_subparsers(dest="notebook_command", required=True)
+    run = notebook_sub.add_parser("run", help="execute in place on one thread and write the measured header")
+    run.add_argument("paths", nargs="+", help="notebook files")
+    run.add_argument(
+        "--threads", type=int, default=1, help="CPU threads for the kernel (default 1, as on Binder)"
+    )
+    run.add_argument(
+        "--no-header", action="store_true", help="do not rewrite the measured figures in the header"
+    )
+    run.set_defaults(func=_cmd_notebook_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m ragft` and the `ragft` script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, ImportError) as exc:  # clear errors, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

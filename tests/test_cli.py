@@ -1,0 +1,41 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ragft.cli import build_parser, main
+
+
+def test_every_command_parses():
+    parser = build_parser()
+    for argv in (
+        ["doctor", "--json"],
+        ["models", "prepare"],
+        ["data", "build", "--out", "x"],
+        ["data", "verify"],
+        ["data", "fetch"],
+        ["notebook", "run", "a.ipynb", "--threads", "1"],
+    ):
+        assert callable(parser.parse_args(argv).func)
+
+
+def test_clear_error_instead_of_a_traceback(capsys, tmp_path):
+    assert main(["notebook", "run", str(tmp_path / "missing.ipynb")]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_data_verify_passes_on_the_committed_data():
+    result = subprocess.run([sys.executable, "-m", "ragft", "data", "verify"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+
+
+@pytest.mark.slow
+def test_doctor_passes_and_prints_ok_lines():
+    result = subprocess.run(
+        [sys.executable, "-m", "ragft", "doctor"], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == 8 and all(line.startswith("[  OK]") for line in lines)
