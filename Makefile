@@ -1,0 +1,16 @@
+# The two commands of the course (see README.md): `make lab` and `make test`.
+.PHONY: setup lab test lock
+setup:
+	@bash scripts/setup.sh
+
+lab: setup
+	.venv/bin/jupyter lab notebooks/00_start_here.ipynb
+
+test:
+	@bash scripts/test.sh
+
+# Re-pin after a deliberate upgrade; commit the result only after `make test` passes.
+lock:
+	@{ head -2 requirements/constraints.txt; .venv/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^ragft' | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/'; } > requirements/constraints.new
+	@mv requirements/constraints.new requirements/constraints.txt

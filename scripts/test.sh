@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run every test: lint, unit tests, the notebooks and solutions under nbval, the lab grading checks.
+# Everything runs on ONE thread (RAGFT_THREADS=1), the Binder budget, so timings mean the same there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY=.venv/bin/python
+echo "== Django sdists for the corpus reproducibility test (package registry; cached)"
+"$PY" -m ragft data fetch >/dev/null
+echo "== ruff"
+.venv/bin/ruff check src tests
+echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
+export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
+exec "$PY" -m pytest tests notebooks solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+    --nbval-current-env -p no:cacheprovider "$@"
