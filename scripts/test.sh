@@ -10,6 +10,6 @@ echo "== Django sdists for the corpus reproducibility test (package registry; ca
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
-export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
+export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "$PY" -m pytest tests notebooks solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
     --nbval-current-env -p no:cacheprovider "$@"

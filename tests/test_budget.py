@@ -20,3 +20,21 @@ def test_bad_limits_are_rejected():
     budget.start_clock()
     with pytest.raises(ValueError, match="max_seconds"):
         budget.check_budget(max_seconds=0, max_mb=10)
+
+
+def test_a_child_does_not_inherit_its_parents_peak():
+    """A kernel started by a big parent (pytest after loading models) must report its own peak."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(400 * 2**20)  # the parent now peaks 400 MB higher
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
+    child = subprocess.run(
+        [sys.executable, "-c", "from ragft.budget import peak_rss_mb; print(peak_rss_mb())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert budget.peak_rss_mb() > 400
+    assert float(child.stdout) < 300, child.stdout
+    del ballast

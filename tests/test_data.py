@@ -125,3 +125,17 @@ def test_load_evalset_bad_arguments():
         load_evalset("trivia")
     with pytest.raises(ValueError, match=r"split of 'faq' must be one of \['test'\], got 'dev'"):
         load_evalset("faq", "dev")
+
+
+def test_data_readme_counts_match_the_manifest(repo_root):
+    """The counts written in data/README.md are the manifest's (no hand-typed figure can drift)."""
+    import json
+
+    readme = (repo_root / "data" / "README.md").read_text()
+    files = json.loads((repo_root / "data" / "manifest.json").read_text())["files"]
+    for version in ("4.2", "5.2"):
+        assert f"{files[f'django-{version}/sections.jsonl.gz']['sections']:,} sections" in readme
+    dev, test = files["eval/facts/qrels/dev.tsv"]["queries"], files["eval/facts/qrels/test.tsv"]["queries"]
+    assert f"{dev} dev, {test} test" in readme
+    assert f"{files['eval/faq/qrels/test.tsv']['queries']} FAQ questions" in readme
+    assert f"{files['eval/identifiers/qrels/test.tsv']['queries']} exact-identifier queries" in readme

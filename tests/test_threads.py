@@ -22,24 +22,22 @@ def test_v2_unlimited_is_none(tmp_path):
     assert threads.cgroup_cpu_quota(root, proc) is None
 
 
-def test_v1_quota(tmp_path):
+def _cgroup_v1(tmp_path, quota_us: int, controllers: str):
     folder = tmp_path / "cg" / "cpu"
     folder.mkdir(parents=True)
-    (folder / "cpu.cfs_quota_us").write_text("150000\n")
+    (folder / "cpu.cfs_quota_us").write_text(f"{quota_us}\n")
     (folder / "cpu.cfs_period_us").write_text("100000\n")
     proc = tmp_path / "proc_cgroup"
-    proc.write_text("3:cpu,cpuacct:/\n")
-    assert threads.cgroup_cpu_quota(tmp_path / "cg", proc) == 1.5
+    proc.write_text(f"3:{controllers}:/\n")
+    return tmp_path / "cg", proc
+
+
+def test_v1_quota(tmp_path):
+    assert threads.cgroup_cpu_quota(*_cgroup_v1(tmp_path, 150000, "cpu,cpuacct")) == 1.5
 
 
 def test_v1_unlimited_is_none(tmp_path):
-    folder = tmp_path / "cg" / "cpu"
-    folder.mkdir(parents=True)
-    (folder / "cpu.cfs_quota_us").write_text("-1\n")
-    (folder / "cpu.cfs_period_us").write_text("100000\n")
-    proc = tmp_path / "proc_cgroup"
-    proc.write_text("3:cpu:/\n")
-    assert threads.cgroup_cpu_quota(tmp_path / "cg", proc) is None
+    assert threads.cgroup_cpu_quota(*_cgroup_v1(tmp_path, -1, "cpu")) is None
 
 
 def test_no_cgroup_files_is_none(tmp_path):

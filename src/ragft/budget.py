@@ -31,9 +31,21 @@ def elapsed_seconds() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process (the kernel) in MiB: what a cgroup limit sees first."""
+    """Peak resident memory of this process (the kernel) in MiB: what a cgroup limit sees first.
+
+    On Linux this is VmHWM, the high-water mark of this process's own address space. ru_maxrss is
+    not used there: it survives fork and exec, so a kernel started by a big parent (pytest after
+    loading models) would report the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
 
 
 def check_budget(max_seconds: float, max_mb: float) -> dict:

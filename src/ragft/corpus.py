@@ -7,7 +7,6 @@ timestamp or file name, and a manifest without dates. `python -m ragft data buil
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from ragft import paths
 from ragft.evalsets import build_evalsets, jsonl_bytes
+from ragft.hashing import sha256_file
 from ragft.rst_sections import parse_sections
 
 # Short version (used in paths and ids) -> the exact release on PyPI.
@@ -37,15 +37,6 @@ _SKIPPED_DOCS = {"requirements.txt"}
 
 def _log(message: str) -> None:
     print(f"[ragft data] {message}", file=sys.stderr, flush=True)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks (sdists are ~10 MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sdist_name(release: str) -> str:

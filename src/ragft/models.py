@@ -15,7 +15,6 @@ training is several times slower on CPUs.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import json
 import os
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ragft.embedder import Embedder
+from ragft.hashing import sha256_file
 from ragft.paths import cache_dir
 from ragft.threads import configure_torch_threads
 
@@ -72,14 +72,6 @@ def gguf_path() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def converted_generator_dir() -> Path:
     """Where the converted generator lives: the cache, keyed by the GGUF's content hash."""
     source = gguf_path()
@@ -88,7 +80,7 @@ def converted_generator_dir() -> Path:
     known = json.loads(memo.read_text()) if memo.is_file() else {}
     digest = known.get(str(source), {}).get(stamp)
     if digest is None:
-        digest = _sha256(source)
+        digest = sha256_file(source)
         known[str(source)] = {stamp: digest}
         memo.parent.mkdir(parents=True, exist_ok=True)
         memo.write_text(json.dumps(known, indent=2))
