@@ -3,8 +3,11 @@
 setup:
 	@bash scripts/setup.sh
 
+# JupyterLab refuses to start as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	.venv/bin/jupyter lab notebooks/00_start_here.ipynb
+	.venv/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
 test:
 	@bash scripts/test.sh
