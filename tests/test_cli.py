@@ -39,3 +39,43 @@ def test_doctor_passes_and_prints_ok_lines():
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 8 and all(line.startswith("[  OK]") for line in lines)
+
+
+def test_decide_with_an_answers_file(tmp_path, capsys):
+    path = tmp_path / "answers.json"
+    path.write_text(
+        json.dumps(
+            {
+                "needs_documents": True,
+                "behavior_change": True,
+                "knowledge_change": "weekly",
+                "labeled_examples": 2000,
+                "needs_citations": True,
+                "queries_per_day": 500,
+                "latency_critical": False,
+                "ml_experience": True,
+            }
+        )
+    )
+    assert main(["decide", "--answers", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "hybrid" and out["reasons"] and out["flips"]
+
+
+def test_decide_reports_bad_answers_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "answers.json"
+    path.write_text('{"needs_documents": "maybe"}')
+    assert main(["decide", "--answers", str(path)]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+def test_decide_asks_in_the_terminal():
+    replies = "yes\nno\nweekly\n0\nyes\n3000\nno\nno\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "ragft", "decide"], input=replies, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "Recommendation: RAG." in result.stdout
+    cut_short = subprocess.run(
+        [sys.executable, "-m", "ragft", "decide"], input="yes\n", capture_output=True, text=True
+    )
+    assert cut_short.returncode == 2 and "--answers" in cut_short.stderr

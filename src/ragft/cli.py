@@ -1,4 +1,5 @@
-"""Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | notebook run`.
+"""Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
+notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -69,6 +70,34 @@ def _cmd_notebook_run(args: argparse.Namespace) -> int:
     return 0 if all(r["seconds"] <= r["max_seconds"] and r["peak_mb"] <= r["max_mb"] for r in results) else 1
 
 
+def _cmd_decide(args: argparse.Namespace) -> int:
+    from ragft.decision import ask_answers, format_recommendation, recommend
+
+    if args.answers:
+        from pathlib import Path
+
+        path = Path(args.answers)
+        if not path.is_file():
+            raise FileNotFoundError(f"--answers: no such file {path}")
+        try:
+            answers = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--answers: {path} is not valid JSON ({exc})") from None
+    else:
+        try:
+            answers = ask_answers()
+        except EOFError:
+            raise ValueError(
+                "the input ended before all eight questions were answered; use --answers FILE.json"
+            ) from None
+    recommendation = recommend(answers)
+    if args.json:
+        _print_json(recommendation.as_dict())
+    else:
+        print(format_recommendation(recommendation))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate from main so tests can inspect it)."""
     parser = argparse.ArgumentParser(prog="python -m ragft", description=__doc__)
@@ -94,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_data_build)
     verify = data_sub.add_parser("verify", help="check every data file against the manifest")
     verify.set_defaults(func=_cmd_data_verify)
+
+    decide = sub.add_parser("decide", help="the eight questions: RAG, fine-tuning, hybrid or prompting?")
+    decide.add_argument(
+        "--answers", help="a JSON file with the answers (without it, the questions are asked)"
+    )
+    decide.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    decide.set_defaults(func=_cmd_decide)
 
     notebook = sub.add_parser("notebook", help="run notebooks the way the committed ones were produced")
     notebook_sub = notebook.add_subparsers(dest="notebook_command", required=True)
