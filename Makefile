@@ -1,5 +1,5 @@
 # The two commands of the course (see README.md): `make lab` and `make test`.
-.PHONY: setup lab test lock
+.PHONY: setup lab test lock decide-app
 setup:
 	@bash scripts/setup.sh
 
@@ -11,6 +11,10 @@ lab: setup
 
 test:
 	@bash scripts/test.sh
+
+# The decision tool as a standalone page for workshops (no code cells shown).
+decide-app: setup
+	.venv/bin/voila --no-browser --port=8866 apps/decision_tool.ipynb
 
 # Re-pin after a deliberate upgrade; commit the result only after `make test` passes.
 lock:

@@ -1,0 +1,47 @@
+"""The decision tool as a standalone Voilà page: started on localhost, fetched, checked."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "decision_tool.ipynb"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_voila_serves_the_decision_tool():
+    port = _free_port()
+    voila = Path(sys.executable).with_name("voila")
+    server = subprocess.Popen(
+        [str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", str(APP)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RAGFT_THREADS": "1"},
+    )
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while time.monotonic() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=90) as response:
+                    assert response.status == 200
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(1)  # not listening yet
+        assert page is not None, "voila did not answer within 120 s"
+        assert "A decision tool" in page  # the rendered markdown title
+        assert page.count("application/vnd.jupyter.widget-view+json") == 2  # both apps rendered as widgets
+        assert "Traceback" not in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
