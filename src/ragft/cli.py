@@ -1,5 +1,5 @@
 """Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
-notebook run`.
+labs build|check|grade | notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -98,6 +98,17 @@ def _cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_labs(args: argparse.Namespace) -> int:
+    from ragft import labs
+
+    if args.labs_command == "grade":
+        _print_json(labs.grade(args.lab, args.notebook))
+        return 0
+    changed = labs.build_student_notebooks(check=args.labs_command == "check")
+    _print_json({"labs": labs.lab_names(), "changed": changed})
+    return 1 if args.labs_command == "check" and changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate from main so tests can inspect it)."""
     parser = argparse.ArgumentParser(prog="python -m ragft", description=__doc__)
@@ -131,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     decide.set_defaults(func=_cmd_decide)
 
+    labs = sub.add_parser("labs", help="graded labs (otter-grader): student notebooks and grading")
+    labs_sub = labs.add_subparsers(dest="labs_command", required=True)
+    labs_sub.add_parser("build", help="regenerate labs/ from the masters in solutions/").set_defaults(
+        func=_cmd_labs
+    )
+    labs_sub.add_parser("check", help="exit 1 if labs/ differs from a fresh otter assign").set_defaults(
+        func=_cmd_labs
+    )
+    grade = labs_sub.add_parser("grade", help="grade a notebook with the lab's autograder (hidden tests)")
+    grade.add_argument("lab", help="the lab's name, e.g. lab_decision_audit")
+    grade.add_argument("notebook", help="the notebook to grade")
+    grade.set_defaults(func=_cmd_labs)
+
     notebook = sub.add_parser("notebook", help="run notebooks the way the committed ones were produced")
     notebook_sub = notebook.add_subparsers(dest="notebook_command", required=True)
     run = notebook_sub.add_parser("run", help="execute in place on one thread and write the measured header")
@@ -150,6 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError) as exc:  # clear errors, no traceback
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as exc:  # clear errors, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
