@@ -109,11 +109,12 @@ def cost_table(queries_per_day: float, overrides: dict | None = None) -> pd.Data
 def cost_figure(queries_per_day: float, overrides: dict | None = None):
     """Left: the 12-month cost of each method by component. Right: 12-month totals against volume,
     with the RAG / fine-tuning break-even marked."""
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     table = cost_table(queries_per_day, overrides).drop(columns=["total", "monthly (steady state)"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig = Figure(figsize=(12, 4.2))  # no pyplot state: safe inside widget callbacks and Voila
+    left, right = fig.subplots(1, 2)
     table.plot.barh(stacked=True, ax=left, colormap="tab20c")
     left.set_title(f"12-month cost at {queries_per_day:,.0f} queries/day")
     left.set_xlabel("USD over 12 months")
@@ -144,11 +145,12 @@ def cost_figure(queries_per_day: float, overrides: dict | None = None):
 def ladder_figure(queries_per_day: float, overrides: dict | None = None, accuracies: dict | None = None):
     """The cost-accuracy ladder: each rung's 12-month cost, annotated with its measured accuracy where
     the course has measured one (accuracies: method -> fraction) and 'not measured yet' elsewhere."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     accuracies = accuracies or {}
     rungs = costs.ladder_costs(queries_per_day, overrides=overrides)
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
     names = [f"{r['rung']}. {r['method']}" for r in rungs]
     totals = [r["total_12_months"] for r in rungs]
     bars = ax.bar(names, totals, color=["#9ab", "#579", "#357", "#135"])
@@ -164,6 +166,26 @@ def ladder_figure(queries_per_day: float, overrides: dict | None = None, accurac
     ax.set_ylabel("USD over 12 months")
     fig.tight_layout()
     return fig
+
+
+def _render(output, *items) -> None:
+    """Replace an Output widget's content in one step: text becomes stdout, anything else a rich display.
+
+    Setting `outputs` syncs as widget state. The alternative, `with output: print(...)`, routes kernel
+    messages to the widget by id; Voila's executor sometimes misses one of those and never finishes
+    the page (seen here in about 1 load in 20).
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    formatter = InteractiveShell.instance().display_formatter
+    rendered = []
+    for item in items:
+        if isinstance(item, str):
+            rendered.append({"output_type": "stream", "name": "stdout", "text": item + "\n"})
+        else:
+            data, metadata = formatter.format(item)
+            rendered.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    output.outputs = tuple(rendered)
 
 
 class DecisionApp:
@@ -219,13 +241,8 @@ class DecisionApp:
     def refresh(self) -> None:
         if getattr(self, "_quiet", False):
             return
-        from IPython.display import display
-
         rec = self.recommendation()
-        self.output.clear_output(wait=True)
-        with self.output:
-            print(format_recommendation(rec))
-            display(highlighted_comparison(rec))
+        _render(self.output, format_recommendation(rec), highlighted_comparison(rec))
 
 
 class CostApp:
@@ -270,12 +287,7 @@ class CostApp:
         return cost_overrides(self.context.value, self.labeling.value)
 
     def refresh(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(cost_table(self.volume.value, self.overrides()))
-            fig = cost_figure(self.volume.value, self.overrides())
-            display(fig)
-            plt.close(fig)
+        overrides = self.overrides()
+        _render(
+            self.output, cost_table(self.volume.value, overrides), cost_figure(self.volume.value, overrides)
+        )
