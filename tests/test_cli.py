@@ -79,3 +79,24 @@ def test_decide_asks_in_the_terminal():
         [sys.executable, "-m", "ragft", "decide"], input="yes\n", capture_output=True, text=True
     )
     assert cut_short.returncode == 2 and "--answers" in cut_short.stderr
+
+
+@pytest.mark.slow
+def test_doctor_fails_loudly_on_a_corrupted_data_file(tmp_path, repo_root):
+    import os
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(repo_root / "data", data)
+    target = data / "eval" / "faq" / "queries.jsonl"
+    target.write_bytes(target.read_bytes().replace(b"Django", b"Djang0", 1))
+    env = {**os.environ, "RAGFT_DATA_DIR": str(data)}
+    result = subprocess.run(
+        [sys.executable, "-m", "ragft", "doctor", "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert "[FAIL] data" in result.stdout and "eval/faq/queries.jsonl" in result.stdout
