@@ -1,3 +1,5 @@
+import os
+
 import nbformat
 import pytest
 
@@ -29,7 +31,9 @@ def test_header_text_keeps_the_markers():
 
 
 @pytest.mark.slow
-def test_runs_a_notebook_on_one_thread_and_writes_the_header(tmp_path):
+def test_runs_a_notebook_on_one_thread_and_writes_the_header(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAGFT_THREADS", raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     path = tmp_path / "tiny.ipynb"
     nbformat.write(
         _notebook(
@@ -46,6 +50,7 @@ def test_runs_a_notebook_on_one_thread_and_writes_the_header(tmp_path):
     assert nb.cells[2].outputs[0]["text"].strip() == "1"
     assert "**Measured** on 1 CPU thread" in nb.cells[0].source
     assert result["peak_mb"] > 0 and [c.execution_count for c in nb.cells[1:]] == [1, 2, 3]
+    assert "RAGFT_THREADS" not in os.environ and "MPLBACKEND" not in os.environ  # caller untouched
 
 
 def test_a_notebook_without_a_budget_check_is_refused(tmp_path):

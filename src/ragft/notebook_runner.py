@@ -65,12 +65,13 @@ def run_notebook(path: Path, threads: int = 1, timeout: int = 600, write_header:
         raise ValueError(f"threads must be >= 1, got {threads}")
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
-    os.environ["RAGFT_THREADS"] = str(threads)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # The kernel gets its own environment; the caller's (often a pytest process) stays as it was.
+    env = {**os.environ, "RAGFT_THREADS": str(threads)}
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     started = time.perf_counter()
     NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    ).execute(env=env)
     total = time.perf_counter() - started
     measured = budget_from_outputs(nb)
     if measured is None:
