@@ -121,7 +121,7 @@ def test_load_evalset_returns_one_split():
 
 
 def test_load_evalset_bad_arguments():
-    with pytest.raises(ValueError, match=r"name must be one of \['facts', 'faq', 'identifiers'\]"):
+    with pytest.raises(ValueError, match=r"name must be one of \['facts', 'facts-mini', 'faq', 'faq-mini', "):
         load_evalset("trivia")
     with pytest.raises(ValueError, match=r"split of 'faq' must be one of \['test'\], got 'dev'"):
         load_evalset("faq", "dev")
@@ -139,3 +139,4 @@ def test_data_readme_counts_match_the_manifest(repo_root):
     assert f"{dev} dev, {test} test" in readme
     assert f"{files['eval/faq/qrels/test.tsv']['queries']} FAQ questions" in readme
     assert f"{files['eval/identifiers/qrels/test.tsv']['queries']} exact-identifier queries" in readme
+    assert f"corpus of {files['eval/facts-mini/corpus.jsonl']['documents']} sections" in readme

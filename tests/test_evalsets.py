@@ -6,6 +6,7 @@ import pytest
 
 from ragft.evalsets import (
     EVALSET_SPLITS,
+    MINI_SUFFIX,
     build_facts,
     build_faq,
     build_identifiers,
@@ -332,14 +333,40 @@ def _committed(name: str) -> tuple[dict, list[dict], dict]:
 def test_committed_sets_share_one_corpus_and_have_their_splits():
     from ragft.paths import data_dir
 
-    blobs = {(data_dir() / "eval" / name / "corpus.jsonl").read_bytes() for name in EVALSET_SPLITS}
-    assert len(blobs) == 1
+    full = [name for name in EVALSET_SPLITS if not name.endswith(MINI_SUFFIX)]
+    mini = [name for name in EVALSET_SPLITS if name.endswith(MINI_SUFFIX)]
+    assert len({(data_dir() / "eval" / name / "corpus.jsonl").read_bytes() for name in full}) == 1
+    assert len({(data_dir() / "eval" / name / "corpus.jsonl").read_bytes() for name in mini}) == 1
+    assert sorted(mini) == sorted(f"{name}{MINI_SUFFIX}" for name in full)
     for name, splits in EVALSET_SPLITS.items():
         _, queries, qrels = _committed(name)
         assert sorted(qrels) == sorted(splits)
         assert sorted(queries) == sorted(q for split in qrels.values() for q in split)
         for query in queries.values():
             assert query["metadata"]["split"] in splits
+
+
+def test_mini_sets_keep_every_gold_section_and_the_same_queries():
+    from ragft.evalsets import MINI_DISTRACTORS
+
+    full_corpus, _, _ = _committed("facts")
+    mini_corpus, _, _ = _committed("facts-mini")
+    assert set(mini_corpus) < set(full_corpus) and len(mini_corpus) > MINI_DISTRACTORS
+    for name in ("faq", "facts", "identifiers"):
+        _, queries, qrels = _committed(name)
+        _, mini_queries, mini_qrels = _committed(f"{name}{MINI_SUFFIX}")
+        assert mini_queries == queries and mini_qrels == qrels
+        assert all(doc in mini_corpus for split in qrels.values() for rel in split.values() for doc in rel)
+
+
+def test_mini_selection_takes_neighbours_on_the_same_page_only(monkeypatch):
+    from ragft import evalsets
+
+    sections = [{"id": f"p{p}#{i}", "path": f"p{p}"} for p in range(3) for i in range(4)]
+    monkeypatch.setattr(evalsets, "MINI_DISTRACTORS", 0)
+    assert evalsets.mini_section_ids(sections, {"p0#3"}) == {"p0#2", "p0#3"}  # p1#0 is the next page
+    monkeypatch.setattr(evalsets, "MINI_DISTRACTORS", 2)
+    assert len(evalsets.mini_section_ids(sections, {"p0#3"})) == 4
 
 
 def test_committed_gold_sections_contain_the_answer():

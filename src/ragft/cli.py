@@ -1,5 +1,5 @@
 """Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
-labs build|check|grade | notebook run`.
+eval-retrieval | labs build|check|grade | notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -109,6 +109,28 @@ def _cmd_labs(args: argparse.Namespace) -> int:
     return 1 if args.labs_command == "check" and changed else 0
 
 
+def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    import time
+
+    from ragft.retrieval_eval import evaluate_collection
+    from ragft.threads import configure_torch_threads
+
+    configure_torch_threads()
+    clock = time.perf_counter()
+    result = evaluate_collection(
+        args.directory, args.method, k=args.k, split=args.split, fusion=args.fusion, weight=args.weight
+    )
+    result["timings"]["total_s"] = round(time.perf_counter() - clock, 3)
+    if args.json:
+        _print_json(result)
+    else:
+        for name in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
+            print(f"{name:>11}  {result[name]:.3f}")
+        print(f"{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries, "
+              f"{result['timings']['total_s']:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate from main so tests can inspect it)."""
     parser = argparse.ArgumentParser(prog="python -m ragft", description=__doc__)
@@ -166,6 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-header", action="store_true", help="do not rewrite the measured figures in the header"
     )
     run.set_defaults(func=_cmd_notebook_run)
+
+    from ragft.fusion import FUSIONS
+    from ragft.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, METHODS
+
+    evaluate = sub.add_parser(
+        "eval-retrieval", help="recall@k, MRR and nDCG@10 of bm25, dense or hybrid on a BEIR folder"
+    )
+    evaluate.add_argument("directory", help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    evaluate.add_argument("--method", choices=METHODS, default="hybrid", help="default: hybrid")
+    evaluate.add_argument("--k", type=int, default=10, help="cutoff for the @k metrics (default 10)")
+    evaluate.add_argument("--split", default="test", help="which qrels file to score (default test)")
+    evaluate.add_argument("--fusion", choices=FUSIONS, default=DEFAULT_FUSION, help="hybrid only")
+    evaluate.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="hybrid only: dense's share")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=_cmd_eval_retrieval)
     return parser
 
 

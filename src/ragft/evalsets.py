@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,13 @@ EVALSET_SPLITS: dict[str, tuple[str, ...]] = {
     "facts": ("dev", "test"),
     "identifiers": ("test",),
 }
+# The same queries over a smaller corpus (gold sections, their neighbours, seeded distractors), so
+# that embedding it fits a notebook's budget on one thread (~1,400 chunks, about 90 s cold).
+MINI_SUFFIX = "-mini"
+MINI_NEIGHBOURS = 1
+MINI_DISTRACTORS = 300
+MINI_SEED = 0
+EVALSET_SPLITS.update({f"{name}{MINI_SUFFIX}": splits for name, splits in list(EVALSET_SPLITS.items())})
 IDENTIFIERS_PER_KIND = 40
 MAX_ANSWER_CHARS = 60
 
@@ -458,12 +466,33 @@ def write_beir(directory: Path, corpus: bytes, evalset: EvalQueries) -> dict[str
     return counts
 
 
+def mini_section_ids(sections: list[dict], gold: set[str]) -> set[str]:
+    """Gold sections, their neighbours on the same page (hard negatives) and seeded random distractors."""
+    keep: set[int] = set()
+    positions = {section["id"]: i for i, section in enumerate(sections)}
+    for section_id in sorted(gold):
+        i = positions[section_id]
+        for j in range(i - MINI_NEIGHBOURS, i + MINI_NEIGHBOURS + 1):
+            if 0 <= j < len(sections) and sections[j]["path"] == sections[i]["path"]:
+                keep.add(j)
+    rest = [i for i in range(len(sections)) if i not in keep]
+    keep.update(random.Random(MINI_SEED).sample(rest, min(MINI_DISTRACTORS, len(rest))))
+    return {sections[i]["id"] for i in keep}
+
+
 def build_evalsets(sections: list[dict], out_dir: Path) -> dict[str, dict]:
-    """Build and write faq, facts and identifiers under out_dir/<name>/ with one shared corpus."""
-    corpus = jsonl_bytes(corpus_records(sections))
+    """Build and write faq, facts and identifiers under out_dir/<name>/ with one shared corpus, and
+    the same queries under out_dir/<name>-mini/ with the smaller shared corpus."""
+    records = corpus_records(sections)
+    corpus = jsonl_bytes(records)
     builders = {"faq": build_faq, "facts": build_facts, "identifiers": build_identifiers}
+    built = {name: builder(sections) for name, builder in builders.items()}
+    gold = {d for e in built.values() for split in e.qrels.values() for rel in split.values() for d in rel}
+    mini_ids = mini_section_ids(sections, gold)
+    mini_corpus = jsonl_bytes([r for r in records if r["_id"] in mini_ids])
     counts = {}
-    for name, builder in builders.items():
-        for relative, numbers in write_beir(out_dir / name, corpus, builder(sections)).items():
-            counts[f"{name}/{relative}"] = numbers
+    for name, evalset in built.items():
+        for folder, text in ((name, corpus), (f"{name}{MINI_SUFFIX}", mini_corpus)):
+            for relative, numbers in write_beir(out_dir / folder, text, evalset).items():
+                counts[f"{folder}/{relative}"] = numbers
     return counts

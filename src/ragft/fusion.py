@@ -1,0 +1,81 @@
+"""Fusing two ranked lists: reciprocal rank fusion, convex combination of min-max normalized
+scores, and raw-score summing (kept to show why it fails: BM25 scores run to 20+, cosine to 1).
+
+A ranking is a list of (doc_id, score) pairs, best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Ranking = list[tuple[str, float]]
+FUSIONS = ("rrf", "convex", "raw")
+DEFAULT_RRF_K = 60
+
+
+def _sorted(scores: dict[str, float]) -> Ranking:
+    # Ties broken by doc id so fusion is deterministic.
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def rrf(
+    rankings: Sequence[Ranking], k: int = DEFAULT_RRF_K, weights: Sequence[float] | None = None
+) -> Ranking:
+    """Reciprocal rank fusion: score(d) = sum over lists of weight / (k + rank), rank starting at 1.
+
+    Uses ranks only, so the lists' score scales don't matter; k damps the advantage of the top ranks.
+    """
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    weights = [1.0] * len(rankings) if weights is None else list(weights)
+    if len(weights) != len(rankings):
+        raise ValueError(f"weights must have one entry per ranking ({len(rankings)}), got {len(weights)}")
+    fused: dict[str, float] = {}
+    for weight, ranking in zip(weights, rankings, strict=True):
+        for rank, (doc_id, _) in enumerate(ranking, start=1):
+            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (k + rank)
+    return _sorted(fused)
+
+
+def min_max(ranking: Ranking) -> dict[str, float]:
+    """Rescale a list's scores to [0, 1]: best -> 1, worst -> 0 (all 1 when the scores are equal)."""
+    if not ranking:
+        return {}
+    scores = [score for _, score in ranking]
+    low, high = min(scores), max(scores)
+    if high == low:
+        return {doc_id: 1.0 for doc_id, _ in ranking}
+    return {doc_id: (score - low) / (high - low) for doc_id, score in ranking}
+
+
+def convex(sparse: Ranking, dense: Ranking, weight: float = 0.5, normalize: bool = True) -> Ranking:
+    """weight * dense + (1 - weight) * sparse, on min-max normalized scores (a missing doc scores 0).
+
+    weight 0 is BM25 alone, 1 is dense alone. With normalize=False this is raw-score fusion.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be between 0 and 1, got {weight}")
+    a = min_max(sparse) if normalize else dict(sparse)
+    b = min_max(dense) if normalize else dict(dense)
+    fused = {
+        doc_id: (1 - weight) * a.get(doc_id, 0.0) + weight * b.get(doc_id, 0.0) for doc_id in a.keys() | b
+    }
+    return _sorted(fused)
+
+
+def raw_sum(sparse: Ranking, dense: Ranking) -> Ranking:
+    """Add the raw scores: the larger scale (BM25's) decides almost every ordering."""
+    return convex(sparse, dense, weight=0.5, normalize=False)
+
+
+def fuse(
+    sparse: Ranking, dense: Ranking, method: str = "rrf", weight: float = 0.5, k: int = DEFAULT_RRF_K
+) -> Ranking:
+    """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex)."""
+    if method == "rrf":
+        return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
+    if method == "convex":
+        return convex(sparse, dense, weight)
+    if method == "raw":
+        return raw_sum(sparse, dense)
+    raise ValueError(f"method must be one of {list(FUSIONS)}, got {method!r}")
