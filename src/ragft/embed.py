@@ -67,8 +67,11 @@ def embed_texts(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(partial, vectors)
-        os.replace(partial, path)  # atomic: a reader never sees a half-written file
+        try:
+            np.save(partial, vectors)
+            os.replace(partial, path)  # atomic: a reader never sees a half-written file
+        finally:
+            partial.unlink(missing_ok=True)  # a failed write leaves nothing behind
     return vectors
 
 
