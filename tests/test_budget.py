@@ -38,3 +38,15 @@ def test_a_child_does_not_inherit_its_parents_peak():
     assert budget.peak_rss_mb() > 400
     assert float(child.stdout) < 300, child.stdout
     del ballast
+
+
+def test_cpu_time_counts_work_not_waiting():
+    import time
+
+    budget.start_clock()
+    time.sleep(0.3)
+    assert budget.cpu_seconds() < 0.2 <= budget.elapsed_seconds()
+    before = budget.cpu_seconds()
+    sum(i * i for i in range(2_000_000))
+    assert budget.cpu_seconds() > before
+    assert budget.check_budget(max_seconds=60, max_mb=100_000)["wall_seconds"] >= 0.3

@@ -18,16 +18,24 @@ def test_budget_is_read_from_the_printed_line():
         nbformat.v4.new_output(
             "stream",
             name="stdout",
-            text="runtime 12.3 s (budget 120 s), peak memory 456 MB (budget 1024 MB), 1 thread(s)\n",
+            text="runtime 12.3 s CPU (budget 120 s), 30.5 s wall-clock, peak memory 456 MB (budget 1024 MB), "
+            "1 thread(s)\n",
         )
     ]
-    assert budget_from_outputs(nb) == {"seconds": 12.3, "max_seconds": 120.0, "peak_mb": 456, "max_mb": 1024}
+    assert budget_from_outputs(nb) == {
+        "seconds": 12.3,
+        "wall_seconds": 30.5,
+        "max_seconds": 120.0,
+        "peak_mb": 456,
+        "max_mb": 1024,
+    }
     assert budget_from_outputs(_notebook(["print(1)"])) is None
 
 
 def test_header_text_keeps_the_markers():
     text = header_text({"seconds": 1.0, "max_seconds": 120.0, "peak_mb": 456, "max_mb": 1024}, 3.2)
     assert MARKER.fullmatch(text) and "456 MB" in text and "1 CPU thread" in text
+    assert "1 s of CPU time" in text and "3 s wall-clock" in text
 
 
 @pytest.mark.slow
