@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+import numpy as np
+
 STRATEGIES = ("fixed", "structure", "sentence")
 DEFAULT_SIZE = 256
 DEFAULT_OVERLAP = 32
@@ -70,20 +72,74 @@ def _tokenizer():
     return tokenizer
 
 
+_OFFSETS_CACHE: dict[str, np.ndarray] = {}
+_OFFSETS_CACHE_MAX = 32768
+
+
+def _remember(text: str, offsets: np.ndarray) -> np.ndarray:
+    if len(_OFFSETS_CACHE) >= _OFFSETS_CACHE_MAX:
+        _OFFSETS_CACHE.clear()
+    offsets.setflags(write=False)
+    _OFFSETS_CACHE[text] = offsets
+    return offsets
+
+
+def _offsets_array(text: str) -> np.ndarray:
+    """Token spans of text as an (n, 2) int32 array, cached: a sweep re-chunks the same texts many times."""
+    cached = _OFFSETS_CACHE.get(text)
+    if cached is not None:
+        return cached
+    if not text:
+        return np.zeros((0, 2), dtype=np.int32)
+    spans = _tokenizer().encode(text, add_special_tokens=False).offsets
+    return _remember(text, np.asarray(spans, dtype=np.int32).reshape(-1, 2))
+
+
+def _joined_offsets(parts: Sequence[str], separator: str) -> np.ndarray:
+    """Token spans of separator.join(parts) from each part's own spans (white space separates them,
+    and word-piece tokens never cross white space), so a page costs no second tokenization."""
+    arrays, offset = [], 0
+    for part in parts:
+        arrays.append(_offsets_array(part) + offset)
+        offset += len(part) + len(separator)
+    return np.concatenate(arrays) if arrays else np.zeros((0, 2), dtype=np.int32)
+
+
 def token_offsets(text: str) -> list[tuple[int, int]]:
     """Character spans of the embedder's word-piece tokens in text (no special tokens).
 
     Chunk sizes are counted in the tokens of the model that will embed the chunks, so that
     "256 tokens" means what MiniLM's 256-token limit means.
     """
-    if not text:
-        return []
-    return [span for span in _tokenizer().encode(text, add_special_tokens=False).offsets]
+    return [(int(s), int(e)) for s, e in _offsets_array(text)]
 
 
 def count_tokens(text: str) -> int:
-    """Number of embedder tokens in text."""
-    return len(token_offsets(text))
+    """Number of embedder tokens in text (not cached unless a chunker tokenized this text already)."""
+    cached = _OFFSETS_CACHE.get(text)
+    if cached is not None:
+        return len(cached)
+    return len(_tokenizer().encode(text, add_special_tokens=False).ids) if text else 0
+
+
+def tokens_in_span(text: str, start: int, end: int) -> int:
+    """Tokens of text inside [start, end): a chunk's size, counted from its source's cached tokens."""
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(
+            f"start and end must satisfy 0 <= start <= end <= {len(text)}, got {start} and {end}"
+        )
+    return _tokens_between(_offsets_array(text), start, end)
+
+
+def _tokens_between(offsets: np.ndarray, start: int, end: int) -> int:
+    """Tokens of a text that lie inside its span [start, end), from the text's own token spans.
+
+    Pieces start and end at white space, where word-piece tokenization is the same in or out of
+    context, so this equals count_tokens(text[start:end]) without tokenizing again.
+    """
+    first = int(np.searchsorted(offsets[:, 0], start, side="left"))
+    last = int(np.searchsorted(offsets[:, 1], end, side="right"))
+    return max(0, last - first)
 
 
 def _check_size(size: int, overlap: int, unit: str = "tokens") -> None:
@@ -110,7 +166,11 @@ def build_pages(sections: Sequence[dict]) -> list[Page]:
             spans.append((section["id"], offset, offset + len(piece)))
             parts.append(piece)
             offset += len(piece) + 2
-        pages.append(Page(path, "\n\n".join(parts), tuple(spans)))
+        text = "\n\n".join(parts)
+        if text not in _OFFSETS_CACHE:
+            pieces = [p for part in parts for p in part.split("\n\n", 1)]  # title, body: each cached
+            _remember(text, _joined_offsets(pieces, "\n\n"))
+        pages.append(Page(path, text, tuple(spans)))
     return pages
 
 
@@ -134,14 +194,14 @@ def fixed_size_chunks(
     the baseline.
     """
     _check_size(size, overlap)
-    offsets = token_offsets(text)
+    offsets = _offsets_array(text)
     chunks: list[Chunk] = []
     step = size - overlap
     for first in range(0, max(len(offsets) - overlap, 1), step):
         window = offsets[first : first + size]
-        if not window:
+        if not len(window):
             break
-        start, end = window[0][0], window[-1][1]
+        start, end = int(window[0][0]), int(window[-1][1])
         sections = covered_sections(page, start, end) if page else (doc_id,)
         chunks.append(Chunk(f"{doc_id}#f{len(chunks)}", doc_id, text[start:end], "", start, end, sections))
     return chunks
@@ -217,20 +277,23 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
-def _pieces(text: str, size: int) -> list[tuple[int, int, bool]]:
-    """Blocks, with paragraphs longer than size cut at sentence ends (then at tokens)."""
+def _pieces(text: str, size: int) -> list[tuple[int, int, bool, int]]:
+    """Blocks as (start, end, atomic, tokens), with paragraphs longer than size cut at sentence ends
+    (then at tokens). Code blocks and tables stay whole whatever their length."""
+    offsets = _offsets_array(text)
     pieces = []
     for block in split_blocks(text):
-        block_text = text[block.start : block.end].rstrip()
-        block_end = block.start + len(block_text)
-        if block.atomic or count_tokens(block_text) <= size:
-            pieces.append((block.start, block_end, block.atomic))
+        block_end = block.start + len(text[block.start : block.end].rstrip())
+        tokens = _tokens_between(offsets, block.start, block_end)
+        if block.atomic or tokens <= size:
+            pieces.append((block.start, block_end, block.atomic, tokens))
             continue
         for s, e in _sentence_spans(text, block.start, block_end):
-            offsets = token_offsets(text[s:e])
-            for first in range(0, len(offsets), size):
-                window = offsets[first : first + size]
-                pieces.append((s + window[0][0], s + window[-1][1], False))
+            first = int(np.searchsorted(offsets[:, 0], s, side="left"))
+            last = int(np.searchsorted(offsets[:, 1], e, side="right"))
+            for lo in range(first, last, size):
+                hi = min(lo + size, last)
+                pieces.append((int(offsets[lo][0]), int(offsets[hi - 1][1]), False, hi - lo))
     return pieces
 
 
@@ -250,7 +313,7 @@ def structure_chunks(
     """
     _check_size(size, overlap)
     pieces = _pieces(text, size)
-    tokens = [count_tokens(text[s:e]) for s, e, _ in pieces]
+    tokens = [piece[3] for piece in pieces]
     chunks: list[Chunk] = []
     ids = section_ids if section_ids is not None else (doc_id,)
     i = 0
@@ -278,12 +341,18 @@ def section_context(section: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------- sentences
+@lru_cache(maxsize=4096)
+def _all_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence spans of every paragraph of text (cached: a sweep asks for the same pages again)."""
+    return tuple(s for block in _paragraphs(text) for s in _sentence_spans(text, *block))
+
+
 def sentence_window_chunks(
     doc_id: str, text: str, size: int = 3, overlap: int = 1, page: Page | None = None
 ) -> list[Chunk]:
     """Windows of `size` sentences, each starting `size - overlap` sentences after the previous one."""
     _check_size(size, overlap, unit="sentences")
-    sentences = [s for block in _paragraphs(text) for s in _sentence_spans(text, *block)]
+    sentences = _all_sentences(text)
     chunks: list[Chunk] = []
     for first in range(0, max(len(sentences) - overlap, 1), size - overlap):
         window = sentences[first : first + size]
