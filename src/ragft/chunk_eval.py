@@ -33,10 +33,15 @@ class Config(NamedTuple):
 
 
 # The sweep of notebook 02: the brief's sizes (256/32, 512/64), a smaller one, each without overlap
-# too; sentence windows in sentences.
+# too; sentence windows (sizes in sentences) with and without overlap.
 SWEEP_CONFIGS: tuple[Config, ...] = tuple(
     [Config(s, size, ov) for s in ("fixed", "structure") for size in (128, 256, 512) for ov in (0, size // 8)]
-    + [Config("sentence", size, ov) for size in (3, 6, 10) for ov in (0, 1)]
+    + [
+        Config("sentence", 3, 0),
+        Config("sentence", 3, 1),
+        Config("sentence", 6, 1),
+        Config("sentence", 10, 2),
+    ]
 )
 
 
@@ -157,3 +162,34 @@ def best_config(rows: Sequence[dict], column: str) -> Config:
     tokens_column = column.rsplit(" recall@", 1)[0] + " context tokens"
     best = max(rows, key=lambda r: (round(r[column], 12), -r.get(tokens_column, 0.0)))
     return Config(best["strategy"], best["size"], best["overlap"])
+
+
+def sweep_figure(rows: Sequence[dict], labels: Sequence[str], k: int = DEFAULT_K):
+    """One panel per eval set label: recall@k against context tokens per query, one line per strategy
+    (points in sweep order, annotated size/overlap). Up and left is better."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6 * len(labels), 4.2))
+    axes = fig.subplots(1, len(labels), squeeze=False)[0]
+    for ax, label in zip(axes, labels, strict=True):
+        for i, strategy in enumerate(STRATEGIES):
+            mine = [r for r in rows if r["strategy"] == strategy]
+            if not mine:
+                continue
+            xs = [r[f"{label} context tokens"] for r in mine]
+            ys = [r[f"{label} recall@{k}"] for r in mine]
+            ax.scatter(xs, ys, color=f"C{i}", label=strategy)
+            for r, x, y in zip(mine, xs, ys, strict=True):
+                ax.annotate(
+                    f"{r['size']}/{r['overlap']}",
+                    (x, y),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
+        ax.set_title(f"{label}: recall@{k} against context cost (BM25)")
+        ax.set_xlabel(f"context tokens per query (top {k} chunks)")
+        ax.set_ylabel(f"recall@{k} of the gold sections")
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
