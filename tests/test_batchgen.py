@@ -4,11 +4,14 @@ import pytest
 import torch
 
 from ragft.batchgen import generate_batch
-from tests.test_lora import tiny_model  # noqa: F401  (the tiny model and tokenizer fixtures)
-from tests.test_lora import tokenizer  # noqa: F401
+from tests.test_lora import (
+    tiny_model,  # noqa: F401  (the tiny model and tokenizer fixtures)
+    tokenizer,  # noqa: F401
+)
 
-
-PROMPTS = [[{"role": "user", "content": text}] for text in ("Hi", "A much longer prompt than the first", "Yo")]
+PROMPTS = [
+    [{"role": "user", "content": text}] for text in ("Hi", "A much longer prompt than the first", "Yo")
+]
 
 
 def test_batches_with_left_padding_match_one_at_a_time(tokenizer):  # noqa: F811
@@ -22,13 +25,19 @@ def test_batches_with_left_padding_match_one_at_a_time(tokenizer):  # noqa: F811
 def test_keep_going_stops_a_sequence_early(tokenizer):  # noqa: F811
     model = tiny_model(tokenizer)
     full = generate_batch(model, tokenizer, PROMPTS[:1], max_new_tokens=8, progress=False)[0]
-    cut = generate_batch(model, tokenizer, PROMPTS[:1], max_new_tokens=8, keep_going=lambda t: len(t) < 1,
-                         progress=False)[0]
+    cut = generate_batch(
+        model, tokenizer, PROMPTS[:1], max_new_tokens=8, keep_going=lambda t: len(t) < 1, progress=False
+    )[0]
     assert len(cut) < len(full) or full == ""
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"max_new_tokens": 0}, "max_new_tokens must be between"),
-                                                 ({"batch_size": 0}, "batch_size must be >= 1, got 0")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens must be between"),
+        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+    ],
+)
 def test_bad_arguments_are_named(tokenizer, kwargs, message):  # noqa: F811
     with pytest.raises(ValueError, match=message):
         generate_batch(torch.nn.Identity(), tokenizer, PROMPTS, **{"max_new_tokens": 4, **kwargs})

@@ -1,4 +1,4 @@
-"""The behavior dataset: built from synthetic facts (fast), checked by the validator, split without leakage."""
+"""The behavior dataset: built from synthetic facts (fast), validated, split without leakage."""
 
 import json
 
@@ -54,7 +54,10 @@ def test_gold_position_varies():
 
 def test_target_and_prompts():
     record = bd.build_records(_facts())[0]
-    assert json.loads(bd.target_text(record)) == {"answer": record["answer"], "citations": record["citations"]}
+    assert json.loads(bd.target_text(record)) == {
+        "answer": record["answer"],
+        "citations": record["citations"],
+    }
     msgs = bd.messages(record)
     assert [m["role"] for m in msgs] == ["system", "user"] and msgs[0]["content"] == bd.INSTRUCTION
     assert "[1] " in msgs[1]["content"] and record["question"] in msgs[1]["content"]

@@ -18,7 +18,9 @@ def test_the_asked_phrasing_is_never_trained():
     trained = {messages[-1]["content"] for messages, _ in kd.training_pairs(facts)}
     asked = kd.held_out_questions(facts)
     assert len(trained) == 16 and not trained & set(asked)
-    assert all(answer == f["answer"] for (_, answer), f in zip(kd.training_pairs(facts)[::2], facts, strict=True))
+    assert all(
+        answer == f["answer"] for (_, answer), f in zip(kd.training_pairs(facts)[::2], facts, strict=True)
+    )
 
 
 def test_prompts():

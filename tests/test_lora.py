@@ -20,16 +20,31 @@ def tiny_model(tokenizer, seed=0):
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
     )
     return LlamaForCausalLM(config).eval()
 
 
 PROMPT = [{"role": "user", "content": "Say hi"}]
-EXAMPLES = [([{"role": "user", "content": f"Say {w}"}], f'{{"word": "{w}"}}') for w in ("hi", "yo", "ok", "no")]
-CONFIG = lora.LoraTrainConfig(rank=4, alpha=8, learning_rate=5e-2, max_steps=12, batch_size=4,
-                              micro_batch_size=2, warmup_steps=1, gradient_checkpointing=False)
+EXAMPLES = [
+    ([{"role": "user", "content": f"Say {w}"}], f'{{"word": "{w}"}}') for w in ("hi", "yo", "ok", "no")
+]
+CONFIG = lora.LoraTrainConfig(
+    rank=4,
+    alpha=8,
+    learning_rate=5e-2,
+    max_steps=12,
+    batch_size=4,
+    micro_batch_size=2,
+    warmup_steps=1,
+    gradient_checkpointing=False,
+)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +98,9 @@ def test_collate_pads_right_for_training_and_left_for_generation():
 
 def test_label_loss_equals_the_models_own_loss(tokenizer):
     model = tiny_model(tokenizer)
-    batch = lora.collate([lora.encode_example(tokenizer, p, t) for p, t in EXAMPLES[:2]], tokenizer.pad_token_id)
+    batch = lora.collate(
+        [lora.encode_example(tokenizer, p, t) for p, t in EXAMPLES[:2]], tokenizer.pad_token_id
+    )
     with torch.no_grad():
         ours = lora.label_loss(model, batch)
         theirs = model(**batch).loss
@@ -94,8 +111,9 @@ def test_training_lowers_the_loss_and_repeats_exactly(tokenizer):
     runs = []
     for _ in range(2):
         model = lora.make_lora_model(tiny_model(tokenizer), CONFIG)
-        history = lora.train_lora(model, tokenizer, EXAMPLES, CONFIG, dev_examples=EXAMPLES, eval_every=6,
-                                  progress=False)
+        history = lora.train_lora(
+            model, tokenizer, EXAMPLES, CONFIG, dev_examples=EXAMPLES, eval_every=6, progress=False
+        )
         runs.append(history)
     first, second = runs
     assert first["loss"] == second["loss"]  # seeded, one thread: identical
@@ -110,8 +128,9 @@ def test_only_lora_parameters_train_and_layers_can_be_restricted(tokenizer):
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n and ".layers.1." in n for n in names)
     counts = lora.trainable_parameters(model)
-    assert 0 < counts["fraction"] < 0.05 and counts["trainable"] == sum(p.numel() for n, p in
-                                                                        model.named_parameters() if "lora_" in n)
+    assert 0 < counts["fraction"] < 0.05 and counts["trainable"] == sum(
+        p.numel() for n, p in model.named_parameters() if "lora_" in n
+    )
 
 
 def test_planned_steps():

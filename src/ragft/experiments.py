@@ -1,0 +1,370 @@
+"""The fine-tuning track's two experiments, as functions that return plain dicts (the CLI prints them).
+
+- behavior: does LoRA teach a format the base model fails? Compliance with a strict JSON schema on the
+  held-out test split for the base model with a careful prompt, with few-shot examples, and tuned.
+- knowledge: does LoRA teach facts? Held-out paraphrases answered closed-book by the base model and by a
+  model tuned on those facts, against RAG (BM25 top-3) with the base model.
+Both also measure forgetting on general prompts. Training is slower than a notebook's budget on one CPU
+thread, so the adapters are trained by `python -m ragft experiment lora-behavior|lora-knowledge --train`
+into data/adapters/ (with their training record) and loaded from there; everything else runs live.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ragft import behavior_data as bd
+from ragft import compliance as cp
+from ragft import knowledge_data as kd
+from ragft.answers import answer_matches
+from ragft.batchgen import generate_batch
+from ragft.budget import peak_rss_mb
+from ragft.lora import LoraTrainConfig, adapter_size_bytes, load_training_record
+
+SEED = 0
+# Behavior: LoRA r=8 on the attention projections of the top 10 of 30 layers (the format is decided late
+# in the network, and gradients then stop at layer 20: half the time and memory of all layers).
+BEHAVIOR_CONFIG = LoraTrainConfig(
+    rank=8,
+    alpha=16,
+    layers=tuple(range(20, 30)),
+    learning_rate=2e-3,
+    max_steps=40,
+    batch_size=4,
+    micro_batch_size=4,
+    gradient_checkpointing=True,
+    seed=SEED,
+)
+# Knowledge: every layer and several passes over each fact: the most favorable setting we can afford.
+KNOWLEDGE_CONFIG = LoraTrainConfig(
+    rank=8,
+    alpha=16,
+    layers=None,
+    learning_rate=2e-3,
+    epochs=4,
+    batch_size=8,
+    micro_batch_size=8,
+    gradient_checkpointing=True,
+    seed=SEED,
+)
+FAILURE_STEPS = 20
+FEW_SHOTS = 2
+BEHAVIOR_MAX_NEW_TOKENS = 40
+KNOWLEDGE_MAX_NEW_TOKENS = 24
+RAG_K = 3
+RAG_PASSAGE_CHARS = 300
+GEN_BATCH = 8
+# General prompts the base model answers correctly, each with a word the right answer contains.
+GENERAL_PROMPTS = (
+    ("What is the capital of France?", "paris"),
+    ("What is 12 plus 7?", "19"),
+    ("Which planet is the largest in our solar system?", "jupiter"),
+    ("How many days are there in a week?", "seven|7"),
+    ("What is the chemical symbol for gold?", "au"),
+    ("Translate 'thank you' into French.", "merci"),
+)
+
+
+def adapters_dir() -> Path:
+    """data/adapters: the committed adapters and their training records."""
+    from ragft.paths import data_dir
+
+    return data_dir() / "adapters"
+
+
+def behavior_records() -> dict[str, list[dict]]:
+    """The behavior dataset by split (built from the committed evaluation set; deterministic)."""
+    return bd.by_split(bd.build_records(seed=SEED))
+
+
+def few_shot_examples(train: list[dict], n: int = FEW_SHOTS) -> list[dict]:
+    """Worked examples for the few-shot prompt: the first n two-passage training records (short prompts)."""
+    return [r for r in train if len(r["passages"]) == 2][:n]
+
+
+def _pairs(records: list[dict]) -> list[tuple[list[dict], str]]:
+    return [(bd.messages(r), bd.target_text(r)) for r in records]
+
+
+def _train(examples, config, folder: Path | None, dev=(), eval_every=0, on_step=None, progress=True):
+    from ragft.lora import (
+        load_base_for_training,
+        make_lora_model,
+        save_adapter,
+        train_lora,
+        trainable_parameters,
+    )
+
+    model, tokenizer = load_base_for_training()
+    model = make_lora_model(model, config)
+    history = train_lora(
+        model,
+        tokenizer,
+        examples,
+        config,
+        dev_examples=dev,
+        eval_every=eval_every,
+        on_step=on_step,
+        progress=progress,
+    )
+    history["trainable"] = trainable_parameters(model)
+    if folder is not None:
+        history.update(save_adapter(model, folder, None))
+        history.pop("folder")
+        (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
+    return model, tokenizer, history
+
+
+def dev_compliance(model, tokenizer, dev: list[dict], progress: bool = False) -> float:
+    """Compliance of the model (as it is) on the dev records: the checkpoint measure of the failure runs."""
+    outputs = generate_batch(
+        model,
+        tokenizer,
+        [bd.messages(r) for r in dev],
+        BEHAVIOR_MAX_NEW_TOKENS,
+        GEN_BATCH,
+        keep_going=cp.can_still_comply,
+        progress=progress,
+        desc="dev compliance",
+    )
+    return cp.score_outputs(outputs, dev)["compliance"]
+
+
+def train_behavior_adapter(folder: Path | None = None, progress: bool = True) -> dict:
+    """Train the behavior adapter into folder (default data/adapters/behavior), with its record in
+    training.json there; returns that record."""
+    split = behavior_records()
+    folder = adapters_dir() / "behavior" if folder is None else Path(folder)
+    marks: dict = {}
+
+    def at_step(history: dict) -> None:  # the dev compliance after FAILURE_STEPS: the failure runs' baseline
+        if len(history["loss"]) == FAILURE_STEPS:
+            model_ref[0].eval()
+            marks[str(FAILURE_STEPS)] = dev_compliance(model_ref[0], tokenizer_ref[0], split["dev"])
+            model_ref[0].train()
+
+    from ragft.lora import (
+        load_base_for_training,
+        make_lora_model,
+        save_adapter,
+        train_lora,
+        trainable_parameters,
+    )
+
+    model, tokenizer = load_base_for_training()
+    model = make_lora_model(model, BEHAVIOR_CONFIG)
+    model_ref, tokenizer_ref = [model], [tokenizer]
+    history = train_lora(
+        model,
+        tokenizer,
+        _pairs(split["train"]),
+        BEHAVIOR_CONFIG,
+        dev_examples=_pairs(split["dev"]),
+        eval_every=10,
+        on_step=at_step,
+        progress=progress,
+    )
+    history["trainable"] = trainable_parameters(model)
+    history["dev_compliance_at"] = marks
+    history["dataset"] = {
+        "fingerprint": bd.dataset_fingerprint(bd.build_records(seed=SEED)),
+        **bd.validate(bd.build_records(seed=SEED))["counts"],
+    }
+    history["adapter_bytes"] = save_adapter(model, folder, history)["adapter_bytes"]
+    (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
+    return history
+
+
+FAILURE_MODES = {
+    "too_few_examples": "24 training examples, repeated (about 3 passes), instead of all of them",
+    "learning_rate_too_high": "learning rate 3e-2 instead of 2e-3",
+    "labels_not_masked": "loss on the prompt's tokens too (labels not masked)",
+}
+
+
+def run_failure_modes(path: Path | None = None, progress: bool = True) -> dict:
+    """Train each failure mode for FAILURE_STEPS steps (same seed and data order as the good run) and record
+    its training loss, dev loss and final dev compliance; saved to data/adapters/failure_modes.json."""
+    split = behavior_records()
+    train, dev = _pairs(split["train"]), _pairs(split["dev"])
+    base = BEHAVIOR_CONFIG.with_(max_steps=FAILURE_STEPS)
+    variants = {
+        "too_few_examples": (train[:24], base),
+        "learning_rate_too_high": (train, base.with_(learning_rate=3e-2)),
+        "labels_not_masked": (train, base.with_(mask_prompt=False)),
+    }
+    results = {}
+    for name, (examples, config) in variants.items():
+        model, tokenizer, history = _train(examples, config, None, dev=dev, eval_every=5, progress=progress)
+        results[name] = {
+            "what": FAILURE_MODES[name],
+            "loss": history["loss"],
+            "dev_loss": history["dev_loss"],
+            "dev_compliance": dev_compliance(model, tokenizer, split["dev"]),
+            "config": config.as_dict(),
+            "examples": len(examples),
+        }
+        del model
+    path = adapters_dir() / "failure_modes.json" if path is None else Path(path)
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+def train_knowledge_adapter(folder: Path | None = None, progress: bool = True) -> dict:
+    """Train the knowledge adapter on two phrasings of each fact into folder (default
+    data/adapters/knowledge)."""
+    facts = kd.knowledge_facts()
+    folder = adapters_dir() / "knowledge" if folder is None else Path(folder)
+    _, _, history = _train(kd.training_pairs(facts), KNOWLEDGE_CONFIG, folder, progress=progress)
+    return history
+
+
+def load_models(names: tuple[str, ...] = ("behavior", "knowledge")):
+    """(model, tokenizer): the float32 base with the named adapters attached (switch with set_adapter,
+    or `with model.disable_adapter():` for the base model)."""
+    from ragft.lora import attach_adapter, load_base_for_training
+
+    model, tokenizer = load_base_for_training()
+    for name in names:
+        model = attach_adapter(model, adapters_dir() / name, name)
+    return model.eval(), tokenizer
+
+
+def _generate(model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""):
+    if adapter is None:
+        with model.disable_adapter():
+            return generate_batch(model, tokenizer, prompts, max_new_tokens, GEN_BATCH, keep_going, desc=desc)
+    model.set_adapter(adapter)
+    return generate_batch(model, tokenizer, prompts, max_new_tokens, GEN_BATCH, keep_going, desc=desc)
+
+
+def forgetting(model, tokenizer, adapter: str) -> dict:
+    """General prompts answered by the base model and with the adapter: how many stay right, how many
+    change."""
+    import re
+
+    prompts = [[{"role": "user", "content": q}] for q, _ in GENERAL_PROMPTS]
+    base = _generate(model, tokenizer, prompts, None, 32, desc="general prompts, base")
+    tuned = _generate(model, tokenizer, prompts, adapter, 32, desc=f"general prompts, {adapter}")
+    ok = [lambda text, k=k: bool(re.search(rf"\b({k})\b", text.lower())) for _, k in GENERAL_PROMPTS]
+    rows = [
+        {"prompt": q, "base": b, "tuned": t, "base_right": f(b), "tuned_right": f(t), "changed": b != t}
+        for (q, _), b, t, f in zip(GENERAL_PROMPTS, base, tuned, ok, strict=True)
+    ]
+    n = len(rows)
+    return {
+        "base_right": sum(r["base_right"] for r in rows) / n,
+        "tuned_right": sum(r["tuned_right"] for r in rows) / n,
+        "changed": sum(r["changed"] for r in rows) / n,
+        "rows": rows,
+    }
+
+
+def _costs(name: str) -> dict:
+    record = load_training_record(adapters_dir() / name)
+    return {
+        "train_seconds": round(record["train_seconds"], 1),
+        "seconds_per_step": round(record["seconds_per_step"], 2),
+        "steps": record["steps"],
+        "train_peak_mb": round(record["peak_mb"]),
+        "adapter_bytes": adapter_size_bytes(adapters_dir() / name),
+        "trainable_fraction": record["trainable"]["fraction"],
+    }
+
+
+def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict:
+    """Compliance on the test split: base with a careful prompt, base few-shot, tuned (see module doc)."""
+    started = time.perf_counter()
+    if train:
+        train_behavior_adapter()
+        run_failure_modes()
+    split = behavior_records()
+    test, shots = split["test"], few_shot_examples(split["train"])
+    if model is None:
+        model, tokenizer = load_models()
+    conditions = {
+        "base_prompted": ([bd.messages(r) for r in test], None),
+        "base_few_shot": ([bd.few_shot_messages(r, shots) for r in test], None),
+        "tuned": ([bd.messages(r) for r in test], "behavior"),
+    }
+    outputs, scores = {}, {}
+    for name, (prompts, adapter) in conditions.items():
+        outputs[name] = _generate(
+            model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, desc=name
+        )
+        scores[name] = cp.score_outputs(outputs[name], test)
+    return {
+        "experiment": "lora-behavior",
+        "compliance": {name: round(s["compliance"], 4) for name, s in scores.items()},
+        "scores": scores,
+        "test_ids": [r["id"] for r in test],
+        "outputs": outputs,
+        "few_shot_ids": [r["id"] for r in shots],
+        "forgetting": forgetting(model, tokenizer, "behavior"),
+        **_costs("behavior"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_mb": round(peak_rss_mb()),
+    }
+
+
+def rag_passages(questions: list[str], k: int = RAG_K) -> tuple[list[list[str]], list[list[str]]]:
+    """BM25 top-k sections of the facts corpus (Django 5.2) for each question: (passages, their doc ids)."""
+    from ragft.data import load_evalset
+    from ragft.retrieve import BM25Retriever
+
+    corpus = load_evalset("facts", "test").corpus
+    ids = sorted(corpus)
+    texts = [f"{corpus[i].get('title', '')}\n{corpus[i]['text']}" for i in ids]
+    retriever = BM25Retriever(ids, texts)
+    rankings = retriever.search(questions, k=k)
+    found = [[doc for doc, _ in ranking] for ranking in rankings]
+    passages = [[" ".join(corpus[d]["text"].split())[:RAG_PASSAGE_CHARS] for d in docs] for docs in found]
+    return passages, found
+
+
+def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dict:
+    """Accuracy on held-out paraphrases: closed-book base, closed-book tuned on the facts, RAG with the
+    base model."""
+    from ragft.data import load_evalset
+
+    started = time.perf_counter()
+    if train:
+        train_knowledge_adapter()
+    facts = kd.knowledge_facts()
+    questions = kd.held_out_questions(facts)
+    passages, found = rag_passages(questions)
+    qrels = load_evalset("facts", "test").qrels
+    if model is None:
+        model, tokenizer = load_models()
+    closed = [kd.closed_book_messages(q) for q in questions]
+    conditions = {
+        "closed_book_base": (closed, None),
+        "closed_book_tuned": (closed, "knowledge"),
+        "rag_base": ([kd.rag_messages(q, p) for q, p in zip(questions, passages, strict=True)], None),
+    }
+    outputs, right = {}, {}
+    for name, (prompts, adapter) in conditions.items():
+        outputs[name] = _generate(model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=name)
+        right[name] = [answer_matches(o, f["answer"]) for o, f in zip(outputs[name], facts, strict=True)]
+    hits = [any(d in qrels[f["fact_id"]] for d in docs) for f, docs in zip(facts, found, strict=True)]
+    n = len(facts)
+    return {
+        "experiment": "lora-knowledge",
+        "accuracy": {name: round(sum(r) / n, 4) for name, r in right.items()},
+        "n": n,
+        "retrieval_hit_rate": round(sum(hits) / n, 4),
+        "rag_right_when_hit": round(
+            sum(r and h for r, h in zip(right["rag_base"], hits, strict=True)) / max(1, sum(hits)), 4
+        ),
+        "fact_ids": [f["fact_id"] for f in facts],
+        "questions": questions,
+        "gold": [f["answer"] for f in facts],
+        "outputs": outputs,
+        "right": right,
+        "forgetting": forgetting(model, tokenizer, "knowledge"),
+        **_costs("knowledge"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_mb": round(peak_rss_mb()),
+    }
