@@ -131,6 +131,26 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from ragft import experiments
+
+    behavior = args.name == "lora-behavior"
+    run = experiments.behavior_experiment if behavior else experiments.knowledge_experiment
+    result = run(train=args.train)
+    if args.json:
+        _print_json(result)
+    else:
+        table = result.get("compliance") or result.get("accuracy")
+        for condition, value in table.items():
+            print(f"{condition:>18}  {value:.1%}")
+        print(
+            f"adapter {result['adapter_bytes'] / 2**20:.1f} MB, trained {result['steps']} steps in "
+            f"{result['train_seconds']:.0f} s; this run {result['seconds']:.0f} s, "
+            f"peak {result['peak_mb']} MB"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate from main so tests can inspect it)."""
     parser = argparse.ArgumentParser(prog="python -m ragft", description=__doc__)
@@ -203,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="hybrid only: dense's share")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=_cmd_eval_retrieval)
+
+    experiment = sub.add_parser("experiment", help="the fine-tuning track's experiments (LoRA, SmolLM2-135M)")
+    experiment.add_argument("name", choices=("lora-behavior", "lora-knowledge"), help="which experiment")
+    experiment.add_argument(
+        "--train", action="store_true",
+        help="train the adapter again into data/adapters/ first (slow: several minutes on one thread)",
+    )
+    experiment.add_argument("--json", action="store_true", help="print one JSON object")
+    experiment.set_defaults(func=_cmd_experiment)
     return parser
 
 
