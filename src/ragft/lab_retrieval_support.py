@@ -64,7 +64,8 @@ def _retrievers(evalset: str):
 def load_split(split: str, evalset: str = EVALSET, depth: int = DEPTH) -> LabSplit:
     """BM25 and dense document rankings (each document scored by its best chunk) for one split's queries.
 
-    The first call embeds the corpus (about 1,400 chunks, cached on disk by ragft.embed); later calls reuse it.
+    The first call embeds the corpus (about 1,400 chunks, cached on disk by ragft.embed); later calls reuse
+    it.
     """
     from ragft.data import load_evalset
     from ragft.retrieval_eval import search_documents
@@ -202,7 +203,7 @@ def _fmt(ranking: Ranking) -> str:
     return "[" + ", ".join(f"({d!r}, {s:.4g})" for d, s in ranking) + "]"
 
 
-# ------------------------------------------------------------------------------------ checks, one per function
+# ----------------------------------------------------------------------------------- checks, one per function
 
 
 def check_cosine(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
@@ -232,7 +233,8 @@ def check_cosine(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
         if math.isclose(value, float(u @ v), rel_tol=1e-6):
             return (
                 f"cosine(u, v) = {value:.4f} is the raw dot product: cosine on unnormalized vectors. The dot "
-                f"product grows with the vectors' lengths; cosine divides it by both norms (here {right:.4f}), "
+                "product grows with the vectors' lengths; cosine divides it by both norms (here "
+                f"{right:.4f}), "
                 "so only the direction counts. It equals the dot product only for unit-length vectors."
             )
         if not -1 - _TOL <= value <= 1 + _TOL:
@@ -258,8 +260,10 @@ def check_rrf(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
         where = f"(k={k}, bm25={_fmt(sparse)}, dense={_fmt(dense)})"
         if k >= 1 and _same_scores(scores, dict(ref_rrf([sparse, dense], k=k - 1))):
             return (
-                f"Ranks off by one in RRF: your scores are 1/(k + rank) with the top document at rank 0 {where}. "
-                "Ranks start at 1, so the top document of each list adds 1/(k + 1); with enumerate, use start=1."
+                "Ranks off by one in RRF: your scores are 1/(k + rank) with the top document at rank 0 "
+                f"{where}. "
+                "Ranks start at 1, so the top document of each list adds 1/(k + 1); with enumerate, use "
+                "start=1."
             )
         if _same_scores(scores, {d: 1 / (k + s) for d, s in [*sparse, *dense]}) or _same_scores(
             scores,
@@ -280,7 +284,10 @@ def check_rrf(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
                 f"rrf must rank every document of either list, once each {where}: "
                 f"expected {sorted(right)}, got {sorted(scores)}."
             )
-        return f"rrf scores differ from 1/(k + rank) summed over both lists {where}: expected {_fmt(sorted(right.items(), key=lambda x: -x[1]))}."
+        return (
+            f"rrf scores differ from 1/(k + rank) summed over both lists {where}: expected "
+            f"{_fmt(sorted(right.items(), key=lambda x: -x[1]))}."
+        )
     return ""
 
 
@@ -293,7 +300,10 @@ def check_min_max(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
         if error:
             hint = ""
             if "division" in error and len({s for _, s in ranking}) == 1:
-                hint = " When every score is equal, max - min is 0: give every document 1.0 (all are equally best)."
+                hint = (
+                    " When every score is equal, max - min is 0: give every document 1.0 (all are "
+                    "equally best)."
+                )
             return f"min_max raised {error} on {_fmt(ranking)}.{hint}"
         if result is None:
             return f"min_max returns None: {TODO} (replace the ... with your code, and return a dict)."
@@ -316,7 +326,7 @@ def check_min_max(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
 
 
 def check_convex(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
-    """Feedback on a learner's convex(bm25, dense, weight) against ragft.fusion.convex (min-max normalized)."""
+    """Feedback on a learner's convex(bm25, dense, weight) against ragft.fusion.convex (normalized)."""
     cases = [(*tiny_rankings(), 0.5), (*tiny_rankings(), 0.0), (*tiny_rankings(), 1.0)]
     cases += [(*random_rankings(seed), random.Random(seed).choice([0.2, 0.5, 0.7])) for seed in seeds]
     for sparse, dense, weight in cases:
@@ -335,22 +345,22 @@ def check_convex(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
         ):
             return (
                 f"Fusing unnormalized scores: your fused scores add raw BM25 scores (here up to "
-                f"{max(s for _, s in sparse):.1f}) to cosine similarities (below 1) {where}. On those scales BM25 "
-                "decides almost every ordering whatever the weight; min-max normalize each list to [0, 1] first."
+                f"{max(s for _, s in sparse):.1f}) to cosine similarities (below 1) {where}. On those "
+                "scales BM25 "
+                "decides almost every ordering whatever the weight; min-max normalize each list to [0, 1] "
+                "first."
             )
-        if (
-            0 < weight < 1
-            and weight != 0.5
-            and _same_scores(scores, dict(ref_convex(sparse, dense, 1 - weight)))
-        ):
+        if weight != 0.5 and _same_scores(scores, dict(ref_convex(sparse, dense, 1 - weight))):
             return (
                 f"The weight is swapped {where}: weight is dense's share, "
-                "fused = weight * dense + (1 - weight) * bm25, so weight 0 is BM25 alone and 1 is dense alone."
+                "fused = weight * dense + (1 - weight) * bm25, so weight 0 is BM25 alone and 1 is dense "
+                "alone."
             )
         if scores is not None and scores.keys() < right.keys():
             return (
                 f"convex dropped documents that only one list found {where}: rank every document of either "
-                f"list; one missing from a list scores 0 there (expected {sorted(right)}, got {sorted(scores)})."
+                f"list; one missing from a list scores 0 there (expected {sorted(right)}, got "
+                f"{sorted(scores)})."
             )
         return (
             f"convex scores differ from weight * min_max(dense) + (1 - weight) * min_max(bm25) {where}: "
@@ -408,7 +418,10 @@ def check_recall(fn: Callable, seeds: Sequence[int] = range(40)) -> str:
                 f"{len(relevant)} relevant document(s) made the top k: {found}/{len(relevant)} = {right:.3f}."
             )
         if math.isclose(value, found / min(k, len(relevant)), abs_tol=_TOL):
-            return f"recall_at_k divides by min(k, relevant): divide by the number of relevant documents {where}."
+            return (
+                "recall_at_k divides by min(k, relevant): divide by the number of relevant documents "
+                f"{where}."
+            )
         if math.isclose(value, len(set(ranked) & set(relevant)) / len(relevant), abs_tol=_TOL):
             return f"recall_at_k counts relevant documents below rank k: only the top k count {where}."
         return f"recall_at_k = {value:.3f}, expected {right:.3f} {where}."
@@ -436,13 +449,17 @@ def check_mrr(fn: Callable, seeds: Sequence[int] = range(40)) -> str:
         if right == 0:
             return (
                 f"mrr_at_k = {value:.3f} but nothing relevant is in the top {k} {where}: MRR not zero when "
-                "nothing relevant is in the top k. A relevant document further down, or not found at all, earns 0."
+                "nothing relevant is in the top k. A relevant document further down, or not found at all, "
+                "earns 0."
             )
         first = next(i for i, d in enumerate(ranked, start=1) if relevant.get(d, 0) > 0)
         if math.isclose(value, 1 / (first + 1), abs_tol=_TOL) or math.isclose(
             value, 1 / max(first - 1, 1e-9)
         ):
-            return f"mrr_at_k is off by one: ranks start at 1, so a first relevant document at rank {first} gives 1/{first} {where}."
+            return (
+                "mrr_at_k is off by one: ranks start at 1, so a first relevant document at rank "
+                f"{first} gives 1/{first} {where}."
+            )
         return (
             f"mrr_at_k = {value:.3f}, expected {right:.3f}: 1 / rank of the first relevant document {where}."
         )
@@ -465,12 +482,15 @@ def check_tuned_weight(chosen, dev: LabSplit, test: LabSplit | None = None, k: i
         test_best = best_weight(weight_table(test, k=k), k)
         if math.isclose(chosen, test_best):
             return (
-                f"best_weight = {chosen} is the best weight on the TEST split, not on dev ({dev_best}): tuning on "
-                "the test split. A weight picked with the test qrels makes the test score an optimistic guess, "
+                f"best_weight = {chosen} is the best weight on the TEST split, not on dev ({dev_best}): "
+                "tuning on "
+                "the test split. A weight picked with the test qrels makes the test score an optimistic "
+                "guess, "
                 "not a measurement; tune on dev, then report test once."
             )
     return (
-        f"best_weight = {chosen}, but on the dev split the lab's rule (highest MRR@{k}, then recall@{k}, then "
+        f"best_weight = {chosen}, but on the dev split the lab's rule (highest MRR@{k}, then recall@{k}, "
+        "then "
         f"the smaller weight) picks {dev_best}."
     )
 
@@ -515,6 +535,7 @@ def check_test_score(convex_fn: Callable, chosen, dev: LabSplit, test: LabSplit,
         return ""
     shown = ", ".join(f"{m} {got[m]:.3f} (reference {right[m]:.3f})" for m in right)
     return (
-        f"On the test split your convex fusion at weight {chosen} scores {shown}, where ragft's convex fusion "
+        f"On the test split your convex fusion at weight {chosen} scores {shown}, where ragft's convex "
+        "fusion "
         f"at the dev-tuned weight scores the reference: check best_weight and convex."
     )
