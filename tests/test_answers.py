@@ -28,3 +28,12 @@ def test_normalize():
 def test_empty_gold_is_an_error():
     with pytest.raises(ValueError, match="gold"):
         answer_matches("anything", "  ")
+
+
+def test_a_quoted_literal_matches_its_unquoted_value_as_a_whole_word():
+    assert answer_matches("The default is 25M.", "'25M'")
+    assert answer_matches("It is `'25M'`", "'25M'")
+    assert not answer_matches("The default is 250M.", "'25M'")
+    assert not answer_matches("The default is '25M2'", "'25M'")
+    # One-character values stay strict: 'a' would otherwise match almost any sentence.
+    assert not answer_matches("a value", "'a'")

@@ -26,10 +26,23 @@ def normalize_answer(text: str) -> str:
     return text[:-1].rstrip() if text.endswith(".") else text
 
 
+_QUOTED = re.compile(r"""^(['"])(?P<inner>[^'"]{2,})\1$""")
+
+
 def answer_matches(answer: str, gold: str) -> bool:
-    """True when the normalized gold (or, for an empty literal, its name in words) appears in the answer."""
+    """True when the normalized gold (or, for an empty literal, its name in words) appears in the answer.
+
+    A quoted string literal also matches its unquoted value as a whole word: gold '25M' accepts
+    "The default is 25M." (the quotes are Python syntax, not part of the value).
+    """
     if not gold.strip():
         raise ValueError("gold must be a non-empty answer string")
     gold_norm, answer_norm = normalize_answer(gold), normalize_answer(answer)
     accepted = (gold_norm, *EMPTY_LITERAL_WORDS.get(gold_norm, ()))
-    return any(form in answer_norm for form in accepted)
+    if any(form in answer_norm for form in accepted):
+        return True
+    quoted = _QUOTED.match(gold_norm)
+    if quoted:
+        inner = re.escape(quoted.group("inner"))
+        return re.search(rf"(?<![\w'\"]){inner}(?![\w'\"])", answer_norm) is not None
+    return False
