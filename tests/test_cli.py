@@ -100,3 +100,12 @@ def test_doctor_fails_loudly_on_a_corrupted_data_file(tmp_path, repo_root):
     )
     assert result.returncode == 1
     assert "[FAIL] data" in result.stdout and "eval/faq/queries.jsonl" in result.stdout
+
+
+def test_experiment_rag_eval_passes_only_the_options_given(monkeypatch):
+    from ragft import rag_eval
+
+    seen = []
+    monkeypatch.setattr(rag_eval, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["experiment", "rag-eval", "--n-questions", "4", "--corpus", "mini", "--json"]) == 0
+    assert seen == [["--n-questions=4", "--corpus=mini", "--json"]]

@@ -132,6 +132,13 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    if args.name == "rag-eval":
+        from ragft import rag_eval
+
+        chosen = [(name, getattr(args, name)) for name in _RAG_EVAL_OPTIONS]
+        argv = [f"--{name.replace('_', '-')}={value}" for name, value in chosen if value is not None]
+        return rag_eval.main(argv + (["--json"] if args.json else []))
+
     from ragft import experiments
 
     behavior = args.name == "lora-behavior"
@@ -149,6 +156,9 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             f"peak {result['peak_mb']} MB"
         )
     return 0
+
+
+_RAG_EVAL_OPTIONS = ("n_questions", "k", "seed", "n_not_in_store", "corpus")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,8 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=_cmd_eval_retrieval)
 
-    experiment = sub.add_parser("experiment", help="the fine-tuning track's experiments (LoRA, SmolLM2-135M)")
-    experiment.add_argument("name", choices=("lora-behavior", "lora-knowledge"), help="which experiment")
+    experiment = sub.add_parser(
+        "experiment", help="measured experiments: RAG evaluation (notebook 05), LoRA (notebook 06)"
+    )
+    experiment.add_argument(
+        "name", choices=("rag-eval", "lora-behavior", "lora-knowledge"), help="which experiment"
+    )
+    rag = experiment.add_argument_group("rag-eval only (unset: notebook 05's values)")
+    rag.add_argument("--n-questions", type=int, help="fact questions asked (test split, seeded; 32)")
+    rag.add_argument("--k", type=int, help="chunks put in the prompt (3)")
+    rag.add_argument("--seed", type=int, help="seed for the question sample (0)")
+    rag.add_argument("--n-not-in-store", type=int, help="questions whose answer is in no document (10)")
+    rag.add_argument("--corpus", choices=("full", "mini"), help="which 5.2 corpus to index (full)")
     experiment.add_argument(
         "--train", action="store_true",
         help="train the adapter again into data/adapters/ first (slow: several minutes on one thread)",
