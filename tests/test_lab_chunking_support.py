@@ -19,7 +19,7 @@ def test_a_structure_chunker_passes_the_public_checks():
 
 def test_stub_is_still_to_fill_in():
     assert L.diagnose(lambda *a: None, ALL) == [
-        "Still to fill in: chunk_section returns None; return a list of strings."
+        "chunk_section is still to fill in: it returns None; return a list of strings."
     ]
 
 

@@ -69,7 +69,7 @@ def body(chunk: str, trail: list[str]) -> str:
 def shape_problem(result) -> str:
     """'' when result is a list of strings, else what is wrong, naming a stub still to fill in."""
     if result is None or result is ...:
-        return "Still to fill in: chunk_section returns None; return a list of strings."
+        return "chunk_section is still to fill in: it returns None; return a list of strings."
     if not isinstance(result, list) or not all(isinstance(c, str) for c in result):
         return f"chunk_section must return a list of strings, got {type(result).__name__}."
     return ""
