@@ -123,3 +123,35 @@ def test_collected_runs_reproduce_evaluate_collection(tmp_path, monkeypatch):
             assert value == pytest.approx(expected[metric]), (method, metric)
     with pytest.raises(ValueError, match="split must be one of"):
         fs.collect_runs(hybrid, chunks, folder, "dev")
+
+
+def test_worst_margin_choice_and_paired_bootstrap():
+    import pandas as pd
+
+    margins = pd.DataFrame({"x": [-0.1, 0.02], "y": [0.05, -0.01]}, index=["rrf k=60", "convex w=0.6"])
+    margins["worst"] = margins.min(axis=1)
+    assert fs.worst_margin_choice(margins) == "convex w=0.6"
+    mean, low, high = fs.paired_bootstrap(
+        {"q1": 1.0, "q2": 0.0, "q3": 0.5}, {"q1": 0.0, "q2": 0.0, "q3": 0.5}
+    )
+    assert mean == pytest.approx(1 / 3) and 0.0 <= low <= mean <= high <= 1.0
+    assert fs.paired_bootstrap({"q": 1.0}, {"q": 1.0}) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="share no query"):
+        fs.paired_bootstrap({"a": 1.0}, {"b": 1.0})
+
+
+def test_pick_weight_subset_and_halves():
+    import pandas as pd
+
+    assert fs.pick_weight(pd.Series({0.2: 0.9, 0.4: 0.9, 0.8: 0.5})) == 0.4
+    with pytest.raises(ValueError, match="curve must not be empty"):
+        fs.pick_weight(pd.Series(dtype=float))
+    runs = tiny_runs()
+    first, second = fs.halves(runs)
+    assert (first.query_ids, second.query_ids) == (["q1"], ["q2"])
+    assert (first.split, second.split) == ("test-a", "test-b")
+    assert second.qrels == {"q2": {"c": 1}} and second.sparse == runs.sparse[1:]
+    with pytest.raises(ValueError, match="positions must be non-empty"):
+        fs.subset(runs, [2])
+    with pytest.raises(ValueError, match="at least 2 queries"):
+        fs.halves(first)

@@ -44,16 +44,26 @@ def test_best_chunk_of_each_doc():
     }
 
 
+def test_passages_per_query_reads_each_documents_best_chunk():
+    rankings = [[("a#1", 3.0), ("b#0", 2.0), ("a#0", 1.0)], [("a#0", 1.0)]]
+    mapping = {"a#0": "a", "a#1": "a", "b#0": "b"}
+    texts = {"a#0": "first", "a#1": "second", "b#0": "bee"}
+    assert rerank.passages_per_query(rankings, mapping, texts) == [
+        {"a": "second", "b": "bee"},
+        {"a": "first"},
+    ]
+
+
 def test_training_groups_take_the_top_non_gold_documents_as_negatives():
     passages = {"g": "gold text", "x": "x text", "y": "y text", "z": "z text"}
     rankings = [[("x", 9.0), ("g", 8.0), ("y", 7.0), ("z", 6.0)], [("x", 1.0)]]
     qrels = [{"g": 1}, {"missing": 1}]
-    groups = rerank.training_groups(["q1", "q2"], rankings, qrels, passages, negatives=2)
+    groups = rerank.training_groups(["q1", "q2"], rankings, qrels, [passages, passages], negatives=2)
     assert groups == [
         rerank.TrainingGroup("q1", "gold text", ("x text", "y text"))
     ]  # q2's gold has no passage
     with pytest.raises(ValueError, match="negatives must be >= 1"):
-        rerank.training_groups(["q"], rankings[:1], qrels[:1], passages, negatives=0)
+        rerank.training_groups(["q"], rankings[:1], qrels[:1], [passages], negatives=0)
 
 
 def test_rerank_reorders_only_the_top_depth():
@@ -62,8 +72,20 @@ def test_rerank_reorders_only_the_top_depth():
     out = rerank.rerank(LengthScorer(), "q", ranking, passages, depth=3)
     assert [d for d, _ in out] == ["bbb", "cc", "a", "dddd"]
     assert [s for _, s in out] == sorted((s for _, s in out), reverse=True)
+    assert rerank.rerank_all(LengthScorer(), ["q"], [ranking], [passages], 3, show_progress=False) == [out]
     with pytest.raises(ValueError, match="depth must be >= 1"):
         rerank.rerank(LengthScorer(), "q", ranking, passages, depth=0)
+
+
+def test_blend_moves_from_first_stage_to_cross_scores():
+    ranking = [("a", 0.9), ("b", 0.5), ("c", 0.1), ("d", 0.0)]
+    cross = {"a": 0.0, "b": 1.0, "c": 5.0}
+    assert [d for d, _ in rerank.blend(ranking, cross, 0.0)] == ["a", "b", "c", "d"]
+    assert [d for d, _ in rerank.blend(ranking, cross, 1.0)] == ["c", "b", "a", "d"]
+    # normalized first stage a 1, b 0.5, c 0; cross a 0, b 0.2, c 1: a 0.5, b 0.35, c 0.5 (tie: a first)
+    assert [d for d, _ in rerank.blend(ranking, cross, 0.5)] == ["a", "c", "b", "d"]
+    with pytest.raises(ValueError, match="weight must be between 0 and 1"):
+        rerank.blend(ranking, cross, 1.5)
 
 
 def test_cross_encoder_is_seeded_and_learns_the_groups(tiny_folder):

@@ -86,24 +86,33 @@ def collect_runs(
     )
 
 
-def fused_rankings(
+def chunk_rankings(
     runs: SearchRuns, method: str = "rrf", weight: float = 0.5, rrf_k: int = DEFAULT_RRF_K
 ) -> list[Ranking]:
-    """Document rankings for one method: "bm25", "dense", or a fusion in FUSIONS (weight = dense's share)."""
+    """Chunk rankings (before collapsing to documents) for "bm25", "dense", or a fusion in FUSIONS."""
     if method not in (*SINGLE, *FUSIONS):
         raise ValueError(f"method must be one of {[*SINGLE, *FUSIONS]}, got {method!r}")
     out = []
     for sparse, dense in zip(runs.sparse, runs.dense, strict=True):
         if method == "bm25":
-            chunks = sparse[: runs.depth]
+            out.append(sparse[: runs.depth])
         elif method == "dense":
-            chunks = dense[: runs.depth]
+            out.append(dense[: runs.depth])
         else:
             # HybridRetriever fuses lists of max(FUSION_DEPTH, depth) chunks, then keeps depth of them.
             top = max(FUSION_DEPTH, runs.depth)
-            chunks = fuse(sparse[:top], dense[:top], method, weight, rrf_k)[: runs.depth]
-        out.append(best_chunk_per_doc(chunks, runs.chunk_to_doc)[: runs.documents])
+            out.append(fuse(sparse[:top], dense[:top], method, weight, rrf_k)[: runs.depth])
     return out
+
+
+def fused_rankings(
+    runs: SearchRuns, method: str = "rrf", weight: float = 0.5, rrf_k: int = DEFAULT_RRF_K
+) -> list[Ranking]:
+    """Document rankings for one method: "bm25", "dense", or a fusion in FUSIONS (weight = dense's share)."""
+    return [
+        best_chunk_per_doc(chunks, runs.chunk_to_doc)[: runs.documents]
+        for chunks in chunk_rankings(runs, method, weight, rrf_k)
+    ]
 
 
 def score(runs: SearchRuns, rankings: Sequence[Ranking], metrics: Sequence[str] = DEFAULT_METRICS) -> dict:
@@ -200,9 +209,71 @@ def tune_weight(
         {w: score(runs, fused_rankings(runs, method, w, rrf_k), [metric])[metric] for w in weights},
         name=metric,
     )
+    return pick_weight(curve), curve
+
+
+def pick_weight(curve: pd.Series) -> float:
+    """The weight (index) with the highest value; ties go to the weight closest to 0.5, then the smaller."""
+    if curve.empty:
+        raise ValueError("curve must not be empty")
     top = curve.max()
-    best = min((w for w in weights if curve[w] >= top - 1e-12), key=lambda w: (abs(w - 0.5), w))
-    return best, curve
+    return float(min((w for w in curve.index if curve[w] >= top - 1e-12), key=lambda w: (abs(w - 0.5), w)))
+
+
+def subset(runs: SearchRuns, positions: Sequence[int], split: str | None = None) -> SearchRuns:
+    """The same runs restricted to some queries (by position), e.g. to hold part of a dev split out."""
+    if not positions or min(positions) < 0 or max(positions) >= len(runs.query_ids):
+        raise ValueError(f"positions must be non-empty and within 0..{len(runs.query_ids) - 1}")
+    ids = [runs.query_ids[i] for i in positions]
+    return SearchRuns(
+        name=runs.name,
+        split=split or runs.split,
+        query_ids=ids,
+        query_texts=[runs.query_texts[i] for i in positions],
+        qrels={q: runs.qrels[q] for q in ids},
+        sparse=[runs.sparse[i] for i in positions],
+        dense=[runs.dense[i] for i in positions],
+        chunk_to_doc=runs.chunk_to_doc,
+        depth=runs.depth,
+        documents=runs.documents,
+    )
+
+
+def halves(runs: SearchRuns) -> tuple[SearchRuns, SearchRuns]:
+    """Alternate queries (sorted ids) into two disjoint halves: one to train on, one to tune on."""
+    n = len(runs.query_ids)
+    if n < 2:
+        raise ValueError(f"runs must have at least 2 queries to halve, got {n}")
+    first = subset(runs, list(range(0, n, 2)), f"{runs.split}-a")
+    second = subset(runs, list(range(1, n, 2)), f"{runs.split}-b")
+    return first, second
+
+
+def worst_margin_choice(margins: pd.DataFrame) -> str:
+    """The config whose worst margin over the sets is largest (ties: the first listed)."""
+    if margins.empty:
+        raise ValueError("margins must have at least one config")
+    return str(margins["worst"].idxmax())
+
+
+def paired_bootstrap(
+    a: dict[str, float], b: dict[str, float], samples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of a - b over shared queries and its 95% bootstrap interval (queries resampled, seeded).
+
+    An interval that contains 0 means this many queries cannot tell the two apart.
+    """
+    import numpy as np
+
+    keys = sorted(a.keys() & b.keys())
+    if not keys:
+        raise ValueError("a and b share no query")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    diff = np.array([a[q] - b[q] for q in keys])
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (samples, len(diff)))].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def gold_rank(ranking: Ranking, relevant: dict[str, int]) -> int | None:

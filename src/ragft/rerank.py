@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from ragft.fusion import Ranking
 
-DEFAULT_MAX_LENGTH = 128  # query + passage word pieces: chunk openings, where answers usually sit
+DEFAULT_MAX_LENGTH = 64  # query + passage word pieces: the chunk's heading trail and opening lines
 DEFAULT_TRAINABLE_LAYERS = 2  # top encoder layers (+ pooler and head) trained; the rest stay frozen
 DEFAULT_NEGATIVES = 3
 DEFAULT_EPOCHS = 1
-DEFAULT_LR = 5e-5
+DEFAULT_LR = 2e-4  # high for fine-tuning, because the run is short (one pass over ~60 groups)
 DEFAULT_BATCH_GROUPS = 2  # groups (1 positive + negatives) per optimizer step
 RERANK_DEPTH = 10
 
@@ -41,11 +41,21 @@ def best_chunk_of_each_doc(chunk_ranking: Ranking, chunk_to_doc: dict[str, str])
     return best
 
 
+def passages_per_query(
+    chunk_rankings: Sequence[Ranking], chunk_to_doc: dict[str, str], chunk_texts: dict[str, str]
+) -> list[dict[str, str]]:
+    """For each query, doc id -> text of that document's best-ranked chunk (what the reranker reads)."""
+    return [
+        {doc: chunk_texts[chunk] for doc, chunk in best_chunk_of_each_doc(ranking, chunk_to_doc).items()}
+        for ranking in chunk_rankings
+    ]
+
+
 def training_groups(
     queries: Sequence[str],
     rankings: Sequence[Ranking],
     qrels: Sequence[dict[str, int]],
-    passage_of: dict[str, str],
+    passages: Sequence[dict[str, str]],
     negatives: int = DEFAULT_NEGATIVES,
 ) -> list[TrainingGroup]:
     """Groups from a first stage's document rankings: the gold document's passage against the top
@@ -53,7 +63,7 @@ def training_groups(
     if negatives < 1:
         raise ValueError(f"negatives must be >= 1, got {negatives}")
     groups = []
-    for query, ranking, relevant in zip(queries, rankings, qrels, strict=True):
+    for query, ranking, relevant, passage_of in zip(queries, rankings, qrels, passages, strict=True):
         gold = [d for d, g in relevant.items() if g > 0 and d in passage_of]
         if not gold:
             continue
@@ -203,16 +213,76 @@ class CrossEncoder:
         return loss / len(batch)
 
 
-def rerank(
-    encoder: CrossEncoder, query: str, ranking: Ranking, passage_of: dict[str, str], depth: int = RERANK_DEPTH
-) -> Ranking:
-    """Reorder the top `depth` documents by cross-encoder score; the rest keep their order below them."""
+def cross_scores(
+    encoder, query: str, ranking: Ranking, passage_of: dict[str, str], depth: int = RERANK_DEPTH
+) -> dict[str, float]:
+    """Cross-encoder score of each of the top `depth` documents (those with a passage)."""
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
     head = [d for d, _ in ranking[:depth] if d in passage_of]
     scores = encoder.score(query, [passage_of[d] for d in head]) if head else []
-    reranked = sorted(zip(head, scores, strict=True), key=lambda item: (-item[1], item[0]))
-    kept = {d for d, _ in reranked}
-    floor = min((s for _, s in reranked), default=0.0)
-    tail = [(d, floor - 1.0 - i) for i, (d, _) in enumerate(r for r in ranking if r[0] not in kept)]
-    return reranked + tail
+    return dict(zip(head, scores, strict=True))
+
+
+def blend(ranking: Ranking, scores: dict[str, float], weight: float = 1.0) -> Ranking:
+    """Reorder the scored documents by weight * cross score + (1 - weight) * first-stage score, both
+    min-max normalized over those documents; unscored documents keep their order below them.
+
+    weight 1 is a pure rerank, 0 keeps the first stage's order.
+    """
+    from ragft.fusion import min_max
+
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be between 0 and 1, got {weight}")
+    first = min_max([(d, s) for d, s in ranking if d in scores])
+    cross = min_max(list(scores.items()))
+    head = sorted(
+        ((d, weight * cross[d] + (1 - weight) * first[d]) for d in first),
+        key=lambda item: (-item[1], [x for x, _ in ranking].index(item[0])),
+    )
+    tail = [d for d, _ in ranking if d not in scores]
+    return head + [(d, -1.0 - i) for i, d in enumerate(tail)]
+
+
+def rerank(
+    encoder, query: str, ranking: Ranking, passage_of: dict[str, str], depth: int = RERANK_DEPTH
+) -> Ranking:
+    """Reorder the top `depth` documents by cross-encoder score alone; the rest keep their order below."""
+    return blend(ranking, cross_scores(encoder, query, ranking, passage_of, depth), 1.0)
+
+
+def cross_scores_all(
+    encoder,
+    queries: Sequence[str],
+    rankings: Sequence[Ranking],
+    passages: Sequence[dict[str, str]],
+    depth: int = RERANK_DEPTH,
+    show_progress: bool = True,
+) -> list[dict[str, float]]:
+    """cross_scores() for every query: score once, then blend() with any weight without scoring again."""
+    items = zip(queries, rankings, passages, strict=True)
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, total=len(queries), desc="reranking", unit="query")
+    return [cross_scores(encoder, q, r, p, depth) for q, r, p in items]
+
+
+def blend_all(
+    rankings: Sequence[Ranking], scores: Sequence[dict[str, float]], weight: float
+) -> list[Ranking]:
+    """blend() for every query."""
+    return [blend(r, s, weight) for r, s in zip(rankings, scores, strict=True)]
+
+
+def rerank_all(
+    encoder,
+    queries: Sequence[str],
+    rankings: Sequence[Ranking],
+    passages: Sequence[dict[str, str]],
+    depth: int = RERANK_DEPTH,
+    show_progress: bool = True,
+) -> list[Ranking]:
+    """rerank() for every query (one cross-encoder pass per query and candidate)."""
+    scores = cross_scores_all(encoder, queries, rankings, passages, depth, show_progress)
+    return blend_all(rankings, scores, 1.0)
