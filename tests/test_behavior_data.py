@@ -100,3 +100,22 @@ def test_committed_dataset_has_500_examples_and_passes_the_validator():
     assert report["ok"], report["problems"][:5]
     assert len(records) >= 500
     assert report["counts"]["test"] == bd.DEFAULT_SPLIT_FACTS["test"]
+
+
+def test_passage_contains_is_literal_and_independent_of_the_scorer():
+    assert bd.passage_contains("Default: ``None``.", "None")
+    assert bd.passage_contains("Default: ``''`` (Empty string)", "''")
+    assert bd.passage_contains("Default: an empty string", "''")
+    # reST markup inside the value: the literal answer is not there, so the passage cannot be cited for it
+    assert not bd.passage_contains("Default: ``'``:class:`a.B`\\ ``'``", "'a.B'")
+    with pytest.raises(ValueError, match="answer must be a non-empty string"):
+        bd.passage_contains("text", " ")
+
+
+def test_the_dataset_is_the_one_the_committed_adapter_was_trained_on():
+    import json
+
+    from ragft.experiments import adapters_dir
+
+    record = json.loads((adapters_dir() / "behavior" / "training.json").read_text())
+    assert record["dataset"]["fingerprint"] == bd.dataset_fingerprint(bd.build_records())

@@ -96,3 +96,8 @@ def test_retraining_the_knowledge_adapter_reproduces_it(tmp_path):
     record = ex.train_knowledge_adapter(tmp_path / "knowledge", progress=False)
     _same_losses(record["loss"], committed["loss"])
     assert record["trainable"] == committed["trainable"]
+
+
+def test_failure_mode_run_names_the_argument():
+    with pytest.raises(ValueError, match="name must be one of"):
+        ex.failure_mode_run("too_many_examples")

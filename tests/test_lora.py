@@ -51,6 +51,10 @@ CONFIG = lora.LoraTrainConfig(
     ("changes", "message"),
     [
         ({"rank": 0}, "rank must be between 1 and 256, got 0"),
+        ({"rank": ...}, "rank must be a number, got Ellipsis"),
+        ({"mask_prompt": ...}, "mask_prompt and gradient_checkpointing must be True or False"),
+        ({"target_modules": "q_proj"}, "target_modules must be a tuple of module names"),
+        ({"max_steps": 2.5}, "max_steps must be a whole number or None, got 2.5"),
         ({"alpha": 0}, "alpha must be in"),
         ({"target_modules": ("attn",)}, "target_modules must be a non-empty subset of"),
         ({"learning_rate": 0}, "learning_rate must be in"),

@@ -15,8 +15,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from ragft.answers import answer_matches, normalize_answer
-
 SPLITS = ("train", "dev", "test")
 DEFAULT_SPLIT_FACTS = {"dev": 16, "test": 32}  # facts per held-out split; every other fact trains
 MIN_PASSAGES, MAX_PASSAGES = 2, 3
@@ -27,6 +25,34 @@ INSTRUCTION = (
     "Answer the question using only the numbered passages. Reply with one JSON object and nothing else, "
     'exactly in this form: {"answer": "<short answer>", "citations": [<number of the passage you used>]}'
 )
+
+
+# The label check is frozen here rather than taken from ragft.answers: the scorer may grow more lenient
+# (it is tuned on model outputs), but a copy-from-the-passage label must appear in the passage literally,
+# and the dataset must not change under an adapter trained on it.
+_EMPTY_LITERAL_WORDS = {
+    "''": ("empty string", '""'),
+    '""': ("empty string", "''"),
+    "[]": ("empty list",),
+    "{}": ("empty dict", "empty dictionary"),
+    "()": ("empty tuple",),
+}
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, no backticks, single spaces, no trailing full stop: how passages and answers compare."""
+    text = re.sub(r"\s+", " ", text.replace("`", "").lower()).strip()
+    return text[:-1].rstrip() if text.endswith(".") else text
+
+
+def passage_contains(passage: str, answer: str) -> bool:
+    """Whether the answer appears in the passage literally (after normalize_text; an empty literal such as
+    '' also in words): the condition for a passage to be citable for that answer."""
+    gold = normalize_text(answer)
+    if not gold:
+        raise ValueError("answer must be a non-empty string")
+    text = normalize_text(passage)
+    return any(form in text for form in (gold, *_EMPTY_LITERAL_WORDS.get(gold, ())))
 
 
 def _clean(text: str) -> str:
@@ -76,7 +102,7 @@ def fact_items(usable_only: bool = True) -> list[dict]:
                 }
             )
     if usable_only:
-        items = [f for f in items if answer_matches(passage_window(f["section"], f["answer"]), f["answer"])]
+        items = [f for f in items if passage_contains(passage_window(f["section"], f["answer"]), f["answer"])]
     return items
 
 
@@ -226,13 +252,13 @@ def validate(records: Sequence[dict]) -> dict:
             isinstance(cites, list) and len(cites) == 1 and isinstance(cites[0], int) and 1 <= cites[0] <= n
         ):
             problems.append(f"schema: {rid} citations {cites!r} must be one passage number between 1 and {n}")
-        elif not answer_matches(r["passages"][cites[0] - 1], r["answer"]):
+        elif not passage_contains(r["passages"][cites[0] - 1], r["answer"]):
             problems.append(f"label: {rid} cites passage {cites[0]}, which does not contain {r['answer']!r}")
         if not str(r["answer"]).strip():
             problems.append(f"schema: {rid} has an empty answer")
         answers_by_fact[r["fact_id"]].add(r["answer"])
         splits_by_fact[r["fact_id"]].add(r["split"])
-        splits_by_question[normalize_answer(r["question"])].add(r["split"])
+        splits_by_question[normalize_text(r["question"])].add(r["split"])
         prompts[user_message(r)] += 1
     problems += [
         f"label: fact {f} has different answers {sorted(a)}" for f, a in answers_by_fact.items() if len(a) > 1

@@ -45,7 +45,7 @@ KNOWLEDGE_CONFIG = LoraTrainConfig(
     learning_rate=2e-3,
     epochs=4,
     batch_size=8,
-    micro_batch_size=8,
+    micro_batch_size=4,
     gradient_checkpointing=True,
     seed=SEED,
 )
@@ -54,8 +54,9 @@ FEW_SHOTS = 2
 BEHAVIOR_MAX_NEW_TOKENS = 40
 KNOWLEDGE_MAX_NEW_TOKENS = 24
 RAG_K = 3
-RAG_PASSAGE_CHARS = 300
-GEN_BATCH = 8
+RAG_PASSAGE_CHARS = 240
+GEN_BATCH = 16  # prompts per generate() call: fewer decoding passes over the weights
+FEW_SHOT_BATCH = 8  # few-shot prompts are ~3x longer: half the batch keeps the KV cache small
 # General prompts the base model answers correctly, each with a word the right answer contains.
 GENERAL_PROMPTS = (
     ("What is the capital of France?", "paris"),
@@ -184,29 +185,33 @@ FAILURE_MODES = {
 }
 
 
-def run_failure_modes(path: Path | None = None, progress: bool = True) -> dict:
-    """Train each failure mode for FAILURE_STEPS steps (same seed and data order as the good run) and record
-    its training loss, dev loss and final dev compliance; saved to data/adapters/failure_modes.json."""
+def failure_mode_run(name: str, progress: bool = True) -> dict:
+    """One failure mode: the behavior setup with one thing wrong, trained FAILURE_STEPS steps in the same
+    seeded order; returns its training loss, dev loss (every 5 steps) and final dev compliance."""
+    if name not in FAILURE_MODES:
+        raise ValueError(f"name must be one of {sorted(FAILURE_MODES)}, got {name!r}")
     split = behavior_records()
     train, dev = _pairs(split["train"]), _pairs(split["dev"])
     base = BEHAVIOR_CONFIG.with_(max_steps=FAILURE_STEPS)
-    variants = {
+    examples, config = {
         "too_few_examples": (train[:24], base),
         "learning_rate_too_high": (train, base.with_(learning_rate=3e-2)),
         "labels_not_masked": (train, base.with_(mask_prompt=False)),
+    }[name]
+    model, tokenizer, history = _train(examples, config, None, dev=dev, eval_every=5, progress=progress)
+    return {
+        "what": FAILURE_MODES[name],
+        "loss": history["loss"],
+        "dev_loss": history["dev_loss"],
+        "dev_compliance": dev_compliance(model, tokenizer, split["dev"]),
+        "config": config.as_dict(),
+        "examples": len(examples),
     }
-    results = {}
-    for name, (examples, config) in variants.items():
-        model, tokenizer, history = _train(examples, config, None, dev=dev, eval_every=5, progress=progress)
-        results[name] = {
-            "what": FAILURE_MODES[name],
-            "loss": history["loss"],
-            "dev_loss": history["dev_loss"],
-            "dev_compliance": dev_compliance(model, tokenizer, split["dev"]),
-            "config": config.as_dict(),
-            "examples": len(examples),
-        }
-        del model
+
+
+def run_failure_modes(path: Path | None = None, progress: bool = True) -> dict:
+    """Every failure mode (failure_mode_run), saved to path (default data/adapters/failure_modes.json)."""
+    results = {name: failure_mode_run(name, progress) for name in FAILURE_MODES}
     path = adapters_dir() / "failure_modes.json" if path is None else Path(path)
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results
@@ -232,12 +237,21 @@ def load_models(names: tuple[str, ...] = ("behavior", "knowledge")):
     return model.eval(), tokenizer
 
 
-def _generate(model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""):
+def _generate(
+    model,
+    tokenizer,
+    prompts,
+    adapter: str | None,
+    max_new_tokens: int,
+    keep_going=None,
+    desc="",
+    batch=GEN_BATCH,
+):
     if adapter is None:
         with model.disable_adapter():
-            return generate_batch(model, tokenizer, prompts, max_new_tokens, GEN_BATCH, keep_going, desc=desc)
+            return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, desc=desc)
     model.set_adapter(adapter)
-    return generate_batch(model, tokenizer, prompts, max_new_tokens, GEN_BATCH, keep_going, desc=desc)
+    return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, desc=desc)
 
 
 def forgetting(model, tokenizer, adapter: str) -> dict:
@@ -246,8 +260,8 @@ def forgetting(model, tokenizer, adapter: str) -> dict:
     import re
 
     prompts = [[{"role": "user", "content": q}] for q, _ in GENERAL_PROMPTS]
-    base = _generate(model, tokenizer, prompts, None, 32, desc="general prompts, base")
-    tuned = _generate(model, tokenizer, prompts, adapter, 32, desc=f"general prompts, {adapter}")
+    base = _generate(model, tokenizer, prompts, None, 24, desc="general prompts, base")
+    tuned = _generate(model, tokenizer, prompts, adapter, 24, desc=f"general prompts, {adapter}")
     ok = [lambda text, k=k: bool(re.search(rf"\b({k})\b", text.lower())) for _, k in GENERAL_PROMPTS]
     rows = [
         {"prompt": q, "base": b, "tuned": t, "base_right": f(b), "tuned_right": f(t), "changed": b != t}
@@ -262,9 +276,13 @@ def forgetting(model, tokenizer, adapter: str) -> dict:
     }
 
 
-def _costs(name: str) -> dict:
+def adapter_costs(name: str) -> dict:
+    """Training time, steps, peak memory, adapter size and trainable share of a committed adapter.
+
+    Wall-clock seconds depend on what else the machine ran; CPU seconds (recorded by newer runs) do not.
+    """
     record = load_training_record(adapters_dir() / name)
-    return {
+    costs = {
         "train_seconds": round(record["train_seconds"], 1),
         "seconds_per_step": round(record["seconds_per_step"], 2),
         "steps": record["steps"],
@@ -272,18 +290,22 @@ def _costs(name: str) -> dict:
         "adapter_bytes": adapter_size_bytes(adapters_dir() / name),
         "trainable_fraction": record["trainable"]["fraction"],
     }
+    if "train_cpu_seconds" in record:
+        costs["train_cpu_seconds"] = round(record["train_cpu_seconds"], 1)
+        costs["cpu_seconds_per_step"] = round(record["cpu_seconds_per_step"], 2)
+    return costs
 
 
 def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict:
     """Compliance on the test split: base with a careful prompt, base few-shot, tuned (see module doc)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if train:
         train_behavior_adapter()
         run_failure_modes()
     split = behavior_records()
     test, shots = split["test"], few_shot_examples(split["train"])
     if model is None:
-        model, tokenizer = load_models()
+        model, tokenizer = load_models(("behavior",))
     conditions = {
         "base_prompted": ([bd.messages(r) for r in test], None),
         "base_few_shot": ([bd.few_shot_messages(r, shots) for r in test], None),
@@ -291,8 +313,9 @@ def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict
     }
     outputs, scores = {}, {}
     for name, (prompts, adapter) in conditions.items():
+        batch = FEW_SHOT_BATCH if name == "base_few_shot" else GEN_BATCH
         outputs[name] = _generate(
-            model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, desc=name
+            model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, name, batch
         )
         scores[name] = cp.score_outputs(outputs[name], test)
     return {
@@ -303,8 +326,9 @@ def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict
         "outputs": outputs,
         "few_shot_ids": [r["id"] for r in shots],
         "forgetting": forgetting(model, tokenizer, "behavior"),
-        **_costs("behavior"),
+        **adapter_costs("behavior"),
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "peak_mb": round(peak_rss_mb()),
     }
 
@@ -329,7 +353,7 @@ def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dic
     base model."""
     from ragft.data import load_evalset
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if train:
         train_knowledge_adapter()
     facts = kd.knowledge_facts()
@@ -337,7 +361,7 @@ def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dic
     passages, found = rag_passages(questions)
     qrels = load_evalset("facts", "test").qrels
     if model is None:
-        model, tokenizer = load_models()
+        model, tokenizer = load_models(("knowledge",))
     closed = [kd.closed_book_messages(q) for q in questions]
     conditions = {
         "closed_book_base": (closed, None),
@@ -364,7 +388,8 @@ def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dic
         "outputs": outputs,
         "right": right,
         "forgetting": forgetting(model, tokenizer, "knowledge"),
-        **_costs("knowledge"),
+        **adapter_costs("knowledge"),
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "peak_mb": round(peak_rss_mb()),
     }

@@ -12,6 +12,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,21 @@ class LoraTrainConfig:
     extra: dict = field(default_factory=dict)  # free-form notes (e.g. which dataset), saved as is
 
     def __post_init__(self) -> None:
+        numbers = ("rank", "alpha", "learning_rate", "epochs", "batch_size", "micro_batch_size", "max_length")
+        for name in numbers:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        if not isinstance(self.mask_prompt, bool) or not isinstance(self.gradient_checkpointing, bool):
+            raise ValueError(
+                f"mask_prompt and gradient_checkpointing must be True or False, got {self.mask_prompt!r} "
+                f"and {self.gradient_checkpointing!r}"
+            )
+        if not isinstance(self.target_modules, (tuple, list)):
+            raise ValueError(f"target_modules must be a tuple of module names, got {self.target_modules!r}")
+        steps = self.max_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)):
+            raise ValueError(f"max_steps must be a whole number or None, got {self.max_steps!r}")
         if not 1 <= self.rank <= 256:
             raise ValueError(f"rank must be between 1 and 256, got {self.rank}")
         if not 0 < self.alpha <= 1024:
@@ -176,7 +192,7 @@ def make_lora_model(model, config: LoraTrainConfig, adapter_name: str = "default
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(config.seed)
-    lora = LoraConfig(
+    lora_config = LoraConfig(
         r=config.rank,
         lora_alpha=config.alpha,
         target_modules=list(config.target_modules),
@@ -185,7 +201,9 @@ def make_lora_model(model, config: LoraTrainConfig, adapter_name: str = "default
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora, adapter_name=adapter_name)
+    with warnings.catch_warnings():  # peft asks transformers about a renamed checkpointing attribute
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora_config, adapter_name=adapter_name)
 
 
 def trainable_parameters(model) -> dict:
@@ -370,7 +388,7 @@ def train_lora(
     if dev_examples and eval_every:
         history["dev_loss"].append([0, evaluate_loss(model, tokenizer, dev_examples)])
     model.train()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     bar = tqdm(range(total_steps), desc="LoRA training", unit="step", disable=not progress)
     for step in bar:
         chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
@@ -402,6 +420,8 @@ def train_lora(
     model.eval()
     history["train_seconds"] = time.perf_counter() - started
     history["seconds_per_step"] = history["train_seconds"] / total_steps
+    history["train_cpu_seconds"] = time.process_time() - cpu_started  # unaffected by other processes
+    history["cpu_seconds_per_step"] = history["train_cpu_seconds"] / total_steps
     history["peak_mb"] = peak_rss_mb()
     return history
 
