@@ -7,6 +7,8 @@ gives notebook 04 its numbers.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
@@ -18,13 +20,36 @@ CHUNK_DEPTH_FACTOR = 3  # chunks fetched per wanted document, so that collapsing
 
 
 def chunk_collection(
-    corpus: dict[str, dict], size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP
+    corpus: dict[str, dict], size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, cache: bool = True
 ) -> list[Chunk]:
-    """Every document of a BEIR corpus, chunked by the default chunker (short documents stay whole)."""
+    """Every document of a BEIR corpus, chunked by the default chunker (short documents stay whole).
+
+    Cached on disk, keyed by the documents, the sizes and the chunker's own source code, so a
+    warm run skips tokenizing the collection again (about 4 s for 5,000 documents).
+    """
+    path = _chunk_cache_path(corpus, size, overlap) if cache else None
+    if path is not None and path.is_file():
+        return [Chunk(*row[:6], tuple(row[6])) for row in json.loads(path.read_text(encoding="utf-8"))]
     chunks: list[Chunk] = []
     for doc_id, doc in corpus.items():
         chunks += chunk_document(doc_id, doc.get("text", ""), doc.get("title", ""), size, overlap)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps([list(c) for c in chunks], ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)
     return chunks
+
+
+def _chunk_cache_path(corpus: dict[str, dict], size: int, overlap: int) -> Path:
+    from ragft import chunking
+    from ragft.embed import texts_key
+    from ragft.paths import cache_dir
+
+    fields = [Path(chunking.__file__).read_text(encoding="utf-8"), f"{size}/{overlap}"]
+    for doc_id, doc in corpus.items():
+        fields += [doc_id, doc.get("title", ""), doc.get("text", "")]
+    return cache_dir() / "chunks" / f"{texts_key(fields)}.json"
 
 
 def search_documents(
