@@ -10,6 +10,9 @@ echo "== Django sdists for the corpus reproducibility test (package registry; ca
 echo "== ruff"
 .venv/bin/ruff check src tests
 echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
+# One worker per CPU of the quota (never os.cpu_count()); each worker, and each notebook kernel,
+# still runs on one thread. --dist loadfile keeps a notebook's cells together in one kernel.
+WORKERS=$("$PY" -c "from ragft.threads import cpu_budget; print(cpu_budget())")
 export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "$PY" -m pytest tests notebooks solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
-    --nbval-current-env -p no:cacheprovider "$@"
+    --nbval-current-env -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"
