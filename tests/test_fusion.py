@@ -44,3 +44,21 @@ def test_fuse_rejects_unknown_methods_and_bad_weights():
 def test_rrf_weighted_by_dense_share():
     only_bm25 = fusion.fuse(BM25, DENSE, "rrf", weight=0.0)
     assert [d for d, s in only_bm25 if s > 0] == ["a", "b", "c"]
+
+
+def test_route_query_sends_names_to_keywords_and_questions_by_their_words():
+    assert fusion.route_query("DEFAULT_AUTO_FIELD") == "keyword"
+    assert fusion.route_query("collectstatic --no-default-ignore") == "keyword"
+    assert fusion.route_query("What is the default value of DEFAULT_AUTO_FIELD?") == "mixed"
+    assert fusion.route_query("Which Python versions does Django 4.2 support?") == "mixed"
+    assert fusion.route_query("How do I cite Django in a paper?") == "semantic"
+
+
+def test_routed_fusion_weights_by_route_and_needs_the_query():
+    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, 0.0)
+    question = "Why is my page slow?"
+    assert fusion.fuse(BM25, DENSE, "routed", query=question) == fusion.convex(
+        BM25, DENSE, fusion.ROUTE_WEIGHTS["semantic"]
+    )
+    with pytest.raises(ValueError, match="query is required"):
+        fusion.fuse(BM25, DENSE, "routed")

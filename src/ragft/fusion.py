@@ -6,11 +6,22 @@ A ranking is a list of (doc_id, score) pairs, best first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 Ranking = list[tuple[str, float]]
-FUSIONS = ("rrf", "convex", "raw")
+FUSIONS = ("rrf", "convex", "raw", "routed")
 DEFAULT_RRF_K = 60
+# Routed fusion: dense's share in a convex combination, by kind of query (see route_query).
+ROUTE_WEIGHTS = {"keyword": 0.0, "mixed": 0.5, "semantic": 0.7}
+KEYWORD_MAX_WORDS = 3
+_IDENTIFIER = re.compile(
+    r"[A-Z][A-Z0-9]*_[A-Z0-9_]+"  # SETTING_NAMES
+    r"|\b[a-z_]\w*(?:\.\w+)*\.[A-Z]\d{3}\b"  # system-check ids: admin.E108
+    r"|(?<!\w)--?[a-z][\w-]*"  # command options: --noinput
+    r"|\b\d+\.\d+(?:\.\d+)?\b"  # version numbers: 4.2, 5.2.1
+    r"|\w+\(\)|\b\w+\.\w+\b|``"  # calls, dotted names, literals
+)
 
 
 def _sorted(scores: dict[str, float]) -> Ranking:
@@ -68,10 +79,32 @@ def raw_sum(sparse: Ranking, dense: Ranking) -> Ranking:
     return convex(sparse, dense, weight=0.5, normalize=False)
 
 
+def route_query(query: str) -> str:
+    """Which retriever a query leans on: 'keyword' (a short query without a question mark, like a
+    search-box lookup of a name), 'mixed' (a sentence naming an identifier) or 'semantic' (plain words).
+
+    Dense retrieval is weak at exact names and BM25 at rewording; routing gives each query the mix
+    that suits it, so the hybrid keeps up with the stronger side when the other is much weaker.
+    """
+    if len(query.split()) <= KEYWORD_MAX_WORDS and not query.rstrip().endswith("?"):
+        return "keyword"
+    return "mixed" if _IDENTIFIER.search(query) else "semantic"
+
+
 def fuse(
-    sparse: Ranking, dense: Ranking, method: str = "rrf", weight: float = 0.5, k: int = DEFAULT_RRF_K
+    sparse: Ranking,
+    dense: Ranking,
+    method: str = "rrf",
+    weight: float = 0.5,
+    k: int = DEFAULT_RRF_K,
+    query: str | None = None,
 ) -> Ranking:
-    """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex)."""
+    """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex;
+    routed takes the convex weight from the query's kind, see route_query)."""
+    if method == "routed":
+        if query is None:
+            raise ValueError("query is required for routed fusion: the weight depends on the query")
+        return convex(sparse, dense, ROUTE_WEIGHTS[route_query(query)])
     if method == "rrf":
         return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
     if method == "convex":

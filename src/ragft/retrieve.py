@@ -165,7 +165,8 @@ class HybridRetriever:
         _check_k(k)
         sparse, dense = self.search_both(queries, k)
         return [
-            fuse(s, d, self.fusion, self.weight, self.rrf_k)[:k] for s, d in zip(sparse, dense, strict=True)
+            fuse(s, d, self.fusion, self.weight, self.rrf_k, query=q)[:k]
+            for q, s, d in zip(queries, sparse, dense, strict=True)
         ]
 
 
