@@ -55,16 +55,16 @@ BEHAVIOR_MAX_NEW_TOKENS = 40
 KNOWLEDGE_MAX_NEW_TOKENS = 24
 RAG_K = 3
 RAG_PASSAGE_CHARS = 240
-GEN_BATCH = 16  # prompts per generate() call: fewer decoding passes over the weights
-FEW_SHOT_BATCH = 8  # few-shot prompts are ~3x longer: half the batch keeps the KV cache small
+GEN_BATCH = 16  # at most this many prompts per generate() call: fewer decoding passes over the weights
+BATCH_TOKENS = 2400  # and at most about this many prompt tokens: keeps the KV cache and attention ~150 MB
 # General prompts the base model answers correctly, each with a word the right answer contains.
 GENERAL_PROMPTS = (
     ("What is the capital of France?", "paris"),
-    ("What is 12 plus 7?", "19"),
+    ("What color is the sky on a clear day?", "blue"),
     ("Which planet is the largest in our solar system?", "jupiter"),
     ("How many days are there in a week?", "seven|7"),
     ("What is the chemical symbol for gold?", "au"),
-    ("Translate 'thank you' into French.", "merci"),
+    ("What is the capital of Italy?", "rome"),
 )
 
 
@@ -237,16 +237,17 @@ def load_models(names: tuple[str, ...] = ("behavior", "knowledge")):
     return model.eval(), tokenizer
 
 
-def _generate(
-    model,
-    tokenizer,
-    prompts,
-    adapter: str | None,
-    max_new_tokens: int,
-    keep_going=None,
-    desc="",
-    batch=GEN_BATCH,
-):
+def batch_size_for(tokenizer, prompts) -> int:
+    """Prompts per batch: GEN_BATCH, fewer for long prompts (few-shot, RAG) so memory stays in budget."""
+    longest = max(
+        len(tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False))
+        for p in prompts
+    )
+    return max(1, min(GEN_BATCH, BATCH_TOKENS * 4 // max(longest, 1)))  # ~4 characters per token
+
+
+def _generate(model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""):
+    batch = batch_size_for(tokenizer, prompts)
     if adapter is None:
         with model.disable_adapter():
             return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, desc=desc)
@@ -313,9 +314,8 @@ def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict
     }
     outputs, scores = {}, {}
     for name, (prompts, adapter) in conditions.items():
-        batch = FEW_SHOT_BATCH if name == "base_few_shot" else GEN_BATCH
         outputs[name] = _generate(
-            model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, name, batch
+            model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, name
         )
         scores[name] = cp.score_outputs(outputs[name], test)
     return {
