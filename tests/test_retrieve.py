@@ -111,8 +111,8 @@ def test_hybrid_fuses_the_two_lists_it_returns(hybrid):
     queries = ["DEFAULT_AUTO_FIELD primary key", "tables"]
     sparse, dense = hybrid.search_both(queries, k=4)
     fused = hybrid.search(queries, k=2)
-    for s, d, f in zip(sparse, dense, fused, strict=True):
-        assert f == fuse(s, d, hybrid.fusion, hybrid.weight, hybrid.rrf_k)[:2]
+    for q, s, d, f in zip(queries, sparse, dense, fused, strict=True):
+        assert f == fuse(s, d, hybrid.fusion, hybrid.weight, hybrid.rrf_k, query=q)[:2]
     assert fused[0][0][0] == "settings"
 
 

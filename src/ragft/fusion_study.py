@@ -93,7 +93,7 @@ def chunk_rankings(
     if method not in (*SINGLE, *FUSIONS):
         raise ValueError(f"method must be one of {[*SINGLE, *FUSIONS]}, got {method!r}")
     out = []
-    for sparse, dense in zip(runs.sparse, runs.dense, strict=True):
+    for query, sparse, dense in zip(runs.query_texts, runs.sparse, runs.dense, strict=True):
         if method == "bm25":
             out.append(sparse[: runs.depth])
         elif method == "dense":
@@ -101,7 +101,7 @@ def chunk_rankings(
         else:
             # HybridRetriever fuses lists of max(FUSION_DEPTH, depth) chunks, then keeps depth of them.
             top = max(FUSION_DEPTH, runs.depth)
-            out.append(fuse(sparse[:top], dense[:top], method, weight, rrf_k)[: runs.depth])
+            out.append(fuse(sparse[:top], dense[:top], method, weight, rrf_k, query=query)[: runs.depth])
     return out
 
 
@@ -181,7 +181,7 @@ def _fusion_args(config: dict) -> dict:
 
 
 def config_label(config: dict) -> str:
-    """'rrf k=60', 'convex w=0.3', 'raw', 'bm25', 'dense'."""
+    """'rrf k=60', 'convex w=0.3', 'raw', 'routed', 'bm25', 'dense'."""
     method = config["method"]
     if method == "rrf":
         weight = config.get("weight", 0.5)

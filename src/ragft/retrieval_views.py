@@ -14,7 +14,7 @@ import pandas as pd
 from ragft.decision_views import _render
 from ragft.fusion import DEFAULT_RRF_K
 from ragft.fusion_study import SearchRuns, fused_rankings, score
-from ragft.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
+from ragft.retrieve import DEFAULT_WEIGHT
 
 SLIDER_FUSIONS = ("convex", "rrf")
 WEIGHT_GRID = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -85,7 +85,7 @@ class FusionSlider:
     def __init__(
         self,
         runs_by_set: dict[str, SearchRuns],
-        fusion: str = DEFAULT_FUSION,
+        fusion: str = "convex",
         weight: float = DEFAULT_WEIGHT,
         rrf_k: int = DEFAULT_RRF_K,
     ) -> None:

@@ -14,11 +14,12 @@ from ragft.fusion import DEFAULT_RRF_K, FUSIONS, Ranking, fuse
 
 METHODS = ("bm25", "dense", "hybrid")
 INDEXES = ("flat", "hnsw", "ivf")
-# The default hybrid: convex combination of min-max normalized scores, dense's weight 0.55. Chosen in
+# The default hybrid: routed fusion (ragft.fusion.route_query picks dense's weight per query). Chosen in
 # notebook 04 as the fusion whose worst margin against the better single method, over the three -mini
-# sets, is the largest: there BM25 is much weaker on faq and dense much weaker on identifiers, and
-# RRF (k=60) falls well below the stronger side on both, while this stays close to it on each.
-DEFAULT_FUSION = "convex"
+# sets, is the largest: there BM25 is much weaker on faq and dense much weaker on identifiers; every
+# fixed fusion falls below the stronger side somewhere, routing does not. DEFAULT_WEIGHT is the best
+# fixed convex weight by the same measure, used when convex or rrf is asked for without a weight.
+DEFAULT_FUSION = "routed"
 DEFAULT_WEIGHT = 0.55
 FUSION_DEPTH = 100  # chunks taken from each list before fusing (more when a search asks for more)
 MAX_K = 10_000
