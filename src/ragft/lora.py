@@ -457,10 +457,12 @@ def attach_adapter(model, folder: str | Path, adapter_name: str):
     folder = Path(folder)
     if not (folder / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{folder} holds no adapter; regenerate it (see data/adapters/README.md)")
-    if hasattr(model, "load_adapter") and hasattr(model, "peft_config"):
-        model.load_adapter(str(folder), adapter_name=adapter_name)
-        return model
-    return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name)
+    with warnings.catch_warnings():  # peft asks transformers about a renamed checkpointing attribute
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        if hasattr(model, "load_adapter") and hasattr(model, "peft_config"):
+            model.load_adapter(str(folder), adapter_name=adapter_name)
+            return model
+        return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name)
 
 
 def merge_adapter(model):
