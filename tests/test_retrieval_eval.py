@@ -25,6 +25,12 @@ QUERIES = {"q1": "DEFAULT_AUTO_FIELD", "q2": "fields.E304", "q3": "migrate --fak
 QRELS = {"q1": "settings", "q2": "checks", "q3": "migrate", "q4": "long"}
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Chunked collections and vectors are cached on disk: keep each test's cache to itself."""
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def beir(tmp_path):
     folder = tmp_path / "tiny"
@@ -44,10 +50,19 @@ def beir(tmp_path):
 def fake_models(tmp_path, monkeypatch):
     import ragft.models
 
-    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
     embedder = FakeEmbedder(tmp_path)
     monkeypatch.setattr(ragft.models, "load_embedder", lambda: embedder)
     return embedder
+
+
+def test_chunk_collection_is_cached_and_gives_the_same_chunks(tmp_path):
+    first = retrieval_eval.chunk_collection(CORPUS)
+    assert list((tmp_path / "cache" / "chunks").glob("*.json"))
+    assert (
+        retrieval_eval.chunk_collection(CORPUS)
+        == first
+        == retrieval_eval.chunk_collection(CORPUS, cache=False)
+    )
 
 
 def test_chunk_collection_keeps_short_documents_whole_and_splits_long_ones():
