@@ -169,10 +169,8 @@ def train_behavior_adapter(folder: Path | None = None, progress: bool = True) ->
     )
     history["trainable"] = trainable_parameters(model)
     history["dev_compliance_at"] = marks
-    history["dataset"] = {
-        "fingerprint": bd.dataset_fingerprint(bd.build_records(seed=SEED)),
-        **bd.validate(bd.build_records(seed=SEED))["counts"],
-    }
+    records = bd.build_records(seed=SEED)
+    history["dataset"] = {"fingerprint": bd.dataset_fingerprint(records), **bd.validate(records)["counts"]}
     history["adapter_bytes"] = save_adapter(model, folder, history)["adapter_bytes"]
     (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return history
