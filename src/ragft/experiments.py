@@ -56,7 +56,10 @@ KNOWLEDGE_MAX_NEW_TOKENS = 24
 RAG_K = 3
 RAG_PASSAGE_CHARS = 240
 GEN_BATCH = 16  # at most this many prompts per generate() call: fewer decoding passes over the weights
-BATCH_TOKENS = 2400  # and at most about this many prompt tokens: keeps the KV cache and attention ~150 MB
+# and at most about this many prompt tokens. Measured on the behavior test split: 2,400 raised the peak by
+# ~430 MB (KV cache, attention and the heap fragments a growing cache leaves), 1,200 by ~150 MB, for ~5% more
+# CPU time and identical outputs.
+BATCH_TOKENS = 1200
 # General prompts the base model answers correctly, each with a word the right answer contains.
 GENERAL_PROMPTS = (
     ("What is the capital of France?", "paris"),
