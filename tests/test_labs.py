@@ -126,8 +126,7 @@ def test_every_master_has_a_committed_student_notebook(repo_root):
 def test_committed_student_notebooks_match_a_fresh_otter_assign():
     drifted = labs.build_student_notebooks(check=True)
     assert drifted == [], (
-        f"{drifted}: labs/ is out of step with solutions/; regenerate with "
-        "`python -m ragft labs build`"
+        f"{drifted}: labs/ is out of step with solutions/; regenerate with `python -m ragft labs build`"
     )
 
 

@@ -126,8 +126,10 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     else:
         for name in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
             print(f"{name:>11}  {result[name]:.3f}")
-        print(f"{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries, "
-              f"{result['timings']['total_s']:.1f} s")
+        print(
+            f"{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries, "
+            f"{result['timings']['total_s']:.1f} s"
+        )
     return 0
 
 
@@ -247,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     rag.add_argument("--n-not-in-store", type=int, help="questions whose answer is in no document (10)")
     rag.add_argument("--corpus", choices=("full", "mini"), help="which 5.2 corpus to index (full)")
     experiment.add_argument(
-        "--train", action="store_true",
+        "--train",
+        action="store_true",
         help="train the adapter again into data/adapters/ first (slow: several minutes on one thread)",
     )
     experiment.add_argument("--json", action="store_true", help="print one JSON object")
