@@ -90,6 +90,16 @@ def test_structure_overlap_repeats_the_last_small_pieces():
     assert overlap[1].start < overlap[0].end  # the second chunk starts inside the first
 
 
+def test_structure_overlap_is_carried_only_when_the_next_block_fits_after_it():
+    # Two paragraphs, then a block as big as the whole size: carrying the second paragraph forward would
+    # make a chunk holding only that paragraph again, inside the previous chunk and adding nothing.
+    text = "An opening paragraph of several words.\n\nShort one.\n\n" + "Long. " * 40 + "\n\nTail words."
+    chunks = C.structure_chunks("s", text, size=C.count_tokens("Long. " * 40), overlap=8)
+    for previous, chunk in zip(chunks, chunks[1:], strict=False):
+        assert chunk.end > previous.end, f"{chunk.chunk_id} adds nothing to {previous.chunk_id}"
+    assert "".join(c.text for c in chunks).count("Long.") >= 40  # nothing lost
+
+
 def test_sentence_windows_count_sentences():
     text = "One is here. Two is here. Three is here. Four is here."
     chunks = C.sentence_window_chunks("d", text, size=2, overlap=1)

@@ -326,12 +326,13 @@ def structure_chunks(
         chunks.append(Chunk(f"{doc_id}#s{len(chunks)}", doc_id, text[start:end], context, start, end, ids))
         if j >= len(pieces):
             break
-        # Overlap: step back over trailing whole pieces that fit in `overlap` tokens, never to i.
+        # Overlap: step back over trailing whole pieces that fit in `overlap` tokens, never to i, and only
+        # if the next piece still fits after them (else the next chunk would repeat them and add nothing).
         back, carried = j, 0
         while back - 1 > i and carried + tokens[back - 1] <= overlap:
             back -= 1
             carried += tokens[back]
-        i = back
+        i = back if carried + tokens[j] <= size else j
     return chunks
 
 
