@@ -446,7 +446,8 @@ def save_adapter(model, folder: str | Path, history: dict | None = None) -> dict
     """Save the adapter (weights + config) and, if given, its training record; returns paths and sizes."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
+    # Embeddings are never trained here; saying so stops peft asking the hub whether the vocabulary grew.
+    model.save_pretrained(str(folder), save_embedding_layers=False)
     # peft's model card is an empty template naming this machine's cache folder: write a short true one.
     (folder / "README.md").write_text(ADAPTER_CARD.format(base=BASE_MODEL_ID))
     if history is not None:
