@@ -69,6 +69,8 @@ def test_retraining_the_behavior_adapter_reproduces_it(tmp_path):
     record = ex.train_behavior_adapter(tmp_path / "behavior", progress=False)
     _same_losses(record["loss"], committed["loss"])
     assert record["dataset"] == committed["dataset"]
+    marks = committed["dev_compliance_at"]
+    assert record["dev_compliance_at"] == pytest.approx(marks, abs=METRIC_TOLERANCE) and marks
     model, tokenizer = load_base_for_training()
     test = ex.behavior_records()["test"]
     prompts = [bd.messages(r) for r in test]

@@ -92,7 +92,14 @@ def _pairs(records: list[dict]) -> list[tuple[list[dict], str]]:
     return [(bd.messages(r), bd.target_text(r)) for r in records]
 
 
-def _train(examples, config, folder: Path | None, dev=(), eval_every=0, on_step=None, progress=True):
+def _train(
+    examples, config, folder: Path | None, dev=(), eval_every=0, on_step=None, progress=True, extra=None
+):
+    """Load the base, add LoRA, train; save adapter and record into folder if given.
+
+    on_step(model, tokenizer, history) runs after each step; `extra` (a dict, which on_step may fill) is
+    added to the saved record.
+    """
     from ragft.lora import (
         load_base_for_training,
         make_lora_model,
@@ -110,13 +117,13 @@ def _train(examples, config, folder: Path | None, dev=(), eval_every=0, on_step=
         config,
         dev_examples=dev,
         eval_every=eval_every,
-        on_step=on_step,
+        on_step=None if on_step is None else lambda h: on_step(model, tokenizer, h),
         progress=progress,
     )
     history["trainable"] = trainable_parameters(model)
+    history.update(extra or {})
     if folder is not None:
-        history.update(save_adapter(model, folder, None))
-        history.pop("folder")
+        history["adapter_bytes"] = save_adapter(model, folder, history)["adapter_bytes"]
         (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return model, tokenizer, history
 
@@ -139,43 +146,28 @@ def dev_compliance(model, tokenizer, dev: list[dict], progress: bool = False) ->
 def train_behavior_adapter(folder: Path | None = None, progress: bool = True) -> dict:
     """Train the behavior adapter into folder (default data/adapters/behavior), with its record in
     training.json there; returns that record."""
-    split = behavior_records()
+    records = bd.build_records(seed=SEED)
+    split = bd.by_split(records)
     folder = adapters_dir() / "behavior" if folder is None else Path(folder)
     marks: dict = {}
 
-    def at_step(history: dict) -> None:  # the dev compliance after FAILURE_STEPS: the failure runs' baseline
-        if len(history["loss"]) == FAILURE_STEPS:
-            model_ref[0].eval()
-            marks[str(FAILURE_STEPS)] = dev_compliance(model_ref[0], tokenizer_ref[0], split["dev"])
-            model_ref[0].train()
+    def at_step(model, tokenizer, history: dict) -> None:  # dev compliance after FAILURE_STEPS steps:
+        if len(history["loss"]) == FAILURE_STEPS:  # the baseline the failure runs are compared with
+            model.eval()
+            marks[str(FAILURE_STEPS)] = dev_compliance(model, tokenizer, split["dev"])
+            model.train()
 
-    from ragft.lora import (
-        load_base_for_training,
-        make_lora_model,
-        save_adapter,
-        train_lora,
-        trainable_parameters,
-    )
-
-    model, tokenizer = load_base_for_training()
-    model = make_lora_model(model, BEHAVIOR_CONFIG)
-    model_ref, tokenizer_ref = [model], [tokenizer]
-    history = train_lora(
-        model,
-        tokenizer,
+    dataset = {"fingerprint": bd.dataset_fingerprint(records), **bd.validate(records)["counts"]}
+    _, _, history = _train(
         _pairs(split["train"]),
         BEHAVIOR_CONFIG,
-        dev_examples=_pairs(split["dev"]),
+        folder,
+        dev=_pairs(split["dev"]),
         eval_every=10,
         on_step=at_step,
         progress=progress,
+        extra={"dev_compliance_at": marks, "dataset": dataset},
     )
-    history["trainable"] = trainable_parameters(model)
-    history["dev_compliance_at"] = marks
-    records = bd.build_records(seed=SEED)
-    history["dataset"] = {"fingerprint": bd.dataset_fingerprint(records), **bd.validate(records)["counts"]}
-    history["adapter_bytes"] = save_adapter(model, folder, history)["adapter_bytes"]
-    (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return history
 
 
