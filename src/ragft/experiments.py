@@ -123,7 +123,7 @@ def _train(
     history["trainable"] = trainable_parameters(model)
     history.update(extra or {})
     if folder is not None:
-        history["adapter_bytes"] = save_adapter(model, folder, history)["adapter_bytes"]
+        history["adapter_bytes"] = save_adapter(model, folder)["adapter_bytes"]
         (folder / "training.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return model, tokenizer, history
 
