@@ -236,9 +236,12 @@ def blend(ranking: Ranking, scores: dict[str, float], weight: float = 1.0) -> Ra
         raise ValueError(f"weight must be between 0 and 1, got {weight}")
     first = min_max([(d, s) for d, s in ranking if d in scores])
     cross = min_max(list(scores.items()))
+    position: dict[str, int] = {}  # first-stage rank: breaks ties
+    for i, (d, _) in enumerate(ranking):
+        position.setdefault(d, i)
     head = sorted(
         ((d, weight * cross[d] + (1 - weight) * first[d]) for d in first),
-        key=lambda item: (-item[1], [x for x, _ in ranking].index(item[0])),
+        key=lambda item: (-item[1], position[item[0]]),
     )
     tail = [d for d, _ in ranking if d not in scores]
     return head + [(d, -1.0 - i) for i, d in enumerate(tail)]
