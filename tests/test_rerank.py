@@ -17,6 +17,7 @@ class LengthScorer:
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from ragft.models import embedder_path
@@ -31,7 +32,12 @@ def tiny_folder(tmp_path_factory):
         intermediate_size=32,
         max_position_embeddings=64,
     )
-    BertModel(config).save_pretrained(folder)
+    # Seeded, and without touching the global generator: the starting weights must not depend on
+    # which tests ran before this one in the same worker.
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BertModel(config)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -100,11 +106,13 @@ def test_cross_encoder_is_seeded_and_learns_the_groups(tiny_folder):
     assert first.score("q", ["p1", "p2"]) == second.score("q", ["p1", "p2"])
     frozen = [p.requires_grad for p in first.model.bert.encoder.layer[0].parameters()]
     assert not any(frozen) and all(p.requires_grad for p in first.model.classifier.parameters())
-    losses = first.train(groups, epochs=30, lr=3e-3, show_progress=False)
-    assert losses == second.train(groups, epochs=30, lr=3e-3, show_progress=False)
-    assert sum(losses[-4:]) < sum(losses[:4])
+    losses = first.train(groups, epochs=30, lr=3e-2, show_progress=False)
+    assert losses == second.train(groups, epochs=30, lr=3e-2, show_progress=False)
+    # Learning, with a margin: the loss starts at ln 3 per step (4.39 over four steps) and, over 30
+    # starting weights of the tiny model tried, ended at most 1.33; the positive's score led by >= 6.4.
+    assert sum(losses[-4:]) < 0.5 * sum(losses[:4])
     scores = first.score("cache backend", ["CACHES backend memcached", "auto field"])
-    assert scores[0] > scores[1]
+    assert scores[0] - scores[1] > 1.0
 
 
 def test_cross_encoder_rejects_bad_arguments(tiny_folder):
