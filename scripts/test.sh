@@ -7,14 +7,14 @@ bash scripts/setup.sh
 PY=.venv/bin/python
 echo "== Django sdists for the corpus reproducibility test (package registry; cached)"
 "$PY" -m ragft data fetch >/dev/null
-echo "== ruff"
-.venv/bin/ruff check src tests
+echo "== ruff (the package, the tests, the notebooks and the lab masters; labs/ is generated from them)"
+.venv/bin/ruff check .
 echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
 # One worker per CPU of the quota (never os.cpu_count()); each worker, and each notebook kernel,
 # still runs on one thread. --dist loadfile keeps a notebook's cells together in one kernel.
 # The order is random (pytest-randomly; tests/conftest.py keeps each notebook's cells in order): the
 # header prints "Using --randomly-seed=N", and `bash scripts/test.sh --randomly-seed=N` replays it.
-WORKERS=$("$PY" -c "from ragft.threads import cpu_budget; print(cpu_budget())")
+WORKERS=$("$PY" -c "from ragft.runtime.threads import cpu_budget; print(cpu_budget())")
 export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "$PY" -m pytest tests notebooks solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
     --nbval-current-env -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"

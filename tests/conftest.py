@@ -14,6 +14,16 @@ import ragft  # noqa: F401  (sets HF_HUB_OFFLINE before any model code runs)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(scope="session")
+def tokenizer():
+    """SmolLM2's tokenizer (from the converted generator in the cache), for the tiny-model tests."""
+    from transformers import AutoTokenizer
+
+    from ragft.runtime.models import convert_generator
+
+    return AutoTokenizer.from_pretrained(str(convert_generator()))
+
+
 @pytest.fixture
 def repo_root():
     from pathlib import Path

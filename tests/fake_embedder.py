@@ -1,6 +1,6 @@
 """A stand-in for MiniLM in unit tests: hashed bag-of-words vectors, L2-normalized, no model load.
 
-It has what ragft.embed and ragft.retrieve use of an Embedder: .encode, .dimension, .folder and
+It has what ragft.retrieval.embed and .retrieve use of an Embedder: .encode, .dimension, .folder and
 .max_seq_length. Texts that share words get close vectors, so dense search behaves sensibly.
 """
 

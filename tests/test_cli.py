@@ -103,7 +103,7 @@ def test_doctor_fails_loudly_on_a_corrupted_data_file(tmp_path, repo_root):
 
 
 def test_experiment_rag_eval_passes_only_the_options_given(monkeypatch):
-    from ragft import rag_eval
+    from ragft.rag import rag_eval
 
     seen = []
     monkeypatch.setattr(rag_eval, "main", lambda argv: seen.append(argv) or 0)

@@ -4,6 +4,6 @@ Importing the package turns off every model hub (the course runs offline) and si
 BLAS thread pools from the CPU quota before numpy or torch start their own.
 """
 
-from ragft import _offline as _offline  # noqa: F401  (side effect: offline + thread env)
+from ragft.runtime import offline as _offline  # noqa: F401  (side effect: offline + thread env)
 
 __version__ = "0.1.0"

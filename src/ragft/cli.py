@@ -18,7 +18,7 @@ def _print_json(obj: object) -> None:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from ragft.doctor import format_report, run_checks
+    from ragft.course.doctor import format_report, run_checks
 
     checks = run_checks(include_generation=not args.quick)
     if args.json:
@@ -29,14 +29,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_prepare(args: argparse.Namespace) -> int:
-    from ragft.models import prepare_models
+    from ragft.runtime.models import prepare_models
 
     _print_json(prepare_models(force=args.force))
     return 0
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from ragft.corpus import fetch_sdists
+    from ragft.corpus.build import fetch_sdists
 
     _print_json({version: str(path) for version, path in fetch_sdists().items()})
     return 0
@@ -45,7 +45,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 def _cmd_data_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ragft.corpus import build_all
+    from ragft.corpus.build import build_all
 
     out = Path(args.out) if args.out else None
     _print_json(build_all(data_dir=out))
@@ -53,7 +53,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_verify(args: argparse.Namespace) -> int:
-    from ragft.data import verify_data
+    from ragft.corpus.data import verify_data
 
     report = verify_data()
     _print_json(report)
@@ -61,7 +61,7 @@ def _cmd_data_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebook_run(args: argparse.Namespace) -> int:
-    from ragft.notebook_runner import run_notebook
+    from ragft.runtime.notebook_runner import run_notebook
 
     results = [
         run_notebook(path, threads=args.threads, write_header=not args.no_header) for path in args.paths
@@ -71,26 +71,9 @@ def _cmd_notebook_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_decide(args: argparse.Namespace) -> int:
-    from ragft.decision import ask_answers, format_recommendation, recommend
+    from ragft.decision.framework import ask_answers, format_recommendation, read_answers, recommend
 
-    if args.answers:
-        from pathlib import Path
-
-        path = Path(args.answers)
-        if not path.is_file():
-            raise FileNotFoundError(f"--answers: no such file {path}")
-        try:
-            answers = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--answers: {path} is not valid JSON ({exc})") from None
-    else:
-        try:
-            answers = ask_answers()
-        except EOFError:
-            raise ValueError(
-                "the input ended before all eight questions were answered; use --answers FILE.json"
-            ) from None
-    recommendation = recommend(answers)
+    recommendation = recommend(read_answers(args.answers) if args.answers else ask_answers())
     if args.json:
         _print_json(recommendation.as_dict())
     else:
@@ -99,7 +82,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _cmd_labs(args: argparse.Namespace) -> int:
-    from ragft import labs
+    from ragft.labs import assignments as labs
 
     if args.labs_command == "grade":
         _print_json(labs.grade(args.lab, args.notebook))
@@ -112,8 +95,8 @@ def _cmd_labs(args: argparse.Namespace) -> int:
 def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     import time
 
-    from ragft.retrieval_eval import evaluate_collection
-    from ragft.threads import configure_torch_threads
+    from ragft.retrieval.retrieval_eval import evaluate_collection
+    from ragft.runtime.threads import configure_torch_threads
 
     configure_torch_threads()
     clock = time.perf_counter()
@@ -135,13 +118,13 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.name == "rag-eval":
-        from ragft import rag_eval
+        from ragft.rag import rag_eval
 
         chosen = [(name, getattr(args, name)) for name in _RAG_EVAL_OPTIONS]
         argv = [f"--{name.replace('_', '-')}={value}" for name, value in chosen if value is not None]
         return rag_eval.main(argv + (["--json"] if args.json else []))
 
-    from ragft import experiments
+    from ragft.tuning import experiments
 
     behavior = args.name == "lora-behavior"
     run = experiments.behavior_experiment if behavior else experiments.knowledge_experiment
@@ -221,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_notebook_run)
 
-    from ragft.fusion import FUSIONS
-    from ragft.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, METHODS
+    from ragft.retrieval.fusion import FUSIONS
+    from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, METHODS
 
     evaluate = sub.add_parser(
         "eval-retrieval", help="recall@k, MRR and nDCG@10 of bm25, dense or hybrid on a BEIR folder"

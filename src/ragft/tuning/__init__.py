@@ -1,0 +1,1 @@
+"""Changing the weights: LoRA training, behavior and knowledge datasets, format compliance, experiments."""

@@ -1,0 +1,64 @@
+"""ragft.decision.tables: the comparison, mistakes, worked cases and cost tables and figures."""
+
+import matplotlib
+import pytest
+
+from ragft.decision import costs, tables
+from ragft.decision.framework import METHODS, recommend
+
+matplotlib.use("Agg")
+
+
+def test_comparison_table_covers_the_brief_and_every_question_it_names_exists():
+    table = tables.comparison_table()
+    assert list(table.columns) == ["rag", "fine-tuning", "hybrid", "questions"] and len(table) == 12
+    named = {q for cell in table["questions"] for q in cell.split(", ")}
+    assert named <= {f"Q{i}" for i in range(1, 9)}
+
+
+def test_highlight_marks_exactly_the_rows_of_deciding_questions():
+    rec = recommend(tables.worked_cases()["Product-catalog support bot"]["answers"])
+    styled = tables.highlighted_comparison(rec)
+    styled._compute()
+    shaded_rows = {tables.comparison_table().index[r] for (r, _c), props in styled.ctx.items() if props}
+    decided = {"Q1", "Q2", "Q3", "Q5", "Q7"}
+    questions = tables.comparison_table()["questions"]
+    expected = {d for d, qs in questions.items() if decided & set(qs.split(", "))}
+    assert shaded_rows == expected and "Citations" in shaded_rows and "Inference latency" not in shaded_rows
+
+
+def test_mistakes_table_has_a_correction_for_each_mistake():
+    table = tables.mistakes_table()
+    assert "Fine-tuning for knowledge" in table.index and table["correction"].str.len().min() > 20
+
+
+def test_worked_cases_give_the_four_methods():
+    table = tables.cases_table()
+    assert table["method"].to_dict() == {
+        "Legal research assistant": "hybrid",
+        "Product-catalog support bot": "rag",
+        "High-volume ticket classifier": "fine-tuning",
+        "Small team with a format need": "prompting",
+    }
+
+
+def test_cost_overrides_spread_context_over_the_chunks_and_reject_negatives():
+    chunks = costs.load_cost_parameters()["retrieved_chunks"]["value"]
+    assert tables.cost_overrides(context_tokens=1000)["chunk_tokens"] == pytest.approx(1000 / chunks)
+    assert tables.cost_overrides() == {}
+    with pytest.raises(ValueError, match="context_tokens"):
+        tables.cost_overrides(context_tokens=-1)
+
+
+def test_cost_table_matches_the_cost_model():
+    table = tables.cost_table(2000)
+    for method in METHODS:
+        assert table.loc[method, "total"] == round(costs.cost_breakdown(method, 2000)["total"])
+
+
+def test_figures_are_titled_and_labeled():
+    for fig in (tables.cost_figure(1000), tables.ladder_figure(1000, accuracies={"rag": 0.5})):
+        for ax in fig.axes:
+            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    labels = [t.get_text() for t in tables.ladder_figure(1000, accuracies={"rag": 0.5}).axes[0].texts]
+    assert "accuracy 50%" in labels and labels.count("accuracy: not measured yet") == 3

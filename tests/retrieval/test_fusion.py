@@ -1,0 +1,64 @@
+"""ragft.retrieval.fusion: RRF ranks from 1, min-max rescales, convex weights, raw sums follow the larger."""
+
+import pytest
+
+from ragft.retrieval import fusion
+
+BM25 = [("a", 20.0), ("b", 10.0), ("c", 5.0)]
+DENSE = [("c", 0.9), ("b", 0.8), ("d", 0.1)]
+
+
+def test_rrf_uses_ranks_starting_at_one():
+    fused = dict(fusion.rrf([BM25, DENSE], k=60))
+    assert fused["a"] == pytest.approx(1 / 61)
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 62)
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert [d for d, _ in fusion.rrf([BM25, DENSE])][:2] == ["c", "b"]
+
+
+def test_min_max_maps_best_to_one_and_worst_to_zero():
+    assert fusion.min_max(BM25) == {"a": 1.0, "b": pytest.approx(1 / 3), "c": 0.0}
+    assert fusion.min_max([("x", 3.0), ("y", 3.0)]) == {"x": 1.0, "y": 1.0}
+    assert fusion.min_max([]) == {}
+
+
+def test_convex_weight_zero_is_bm25_and_one_is_dense():
+    assert [d for d, _ in fusion.convex(BM25, DENSE, 0.0)][:3] == ["a", "b", "c"]
+    assert [d for d, _ in fusion.convex(BM25, DENSE, 1.0)][:2] == ["c", "b"]
+
+
+def test_raw_sum_is_dominated_by_the_larger_scale():
+    # Dense's favourite (c, 0.9) cannot overcome BM25's 20 vs 5 gap.
+    assert [d for d, _ in fusion.raw_sum(BM25, DENSE)][0] == "a"
+
+
+def test_fuse_rejects_unknown_methods_and_bad_weights():
+    with pytest.raises(ValueError, match="method must be one of"):
+        fusion.fuse(BM25, DENSE, method="max")
+    with pytest.raises(ValueError, match="weight must be between 0 and 1, got 1.5"):
+        fusion.convex(BM25, DENSE, 1.5)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        fusion.rrf([BM25], k=-1)
+
+
+def test_rrf_weighted_by_dense_share():
+    only_bm25 = fusion.fuse(BM25, DENSE, "rrf", weight=0.0)
+    assert [d for d, s in only_bm25 if s > 0] == ["a", "b", "c"]
+
+
+def test_route_query_sends_names_to_keywords_and_questions_by_their_words():
+    assert fusion.route_query("DEFAULT_AUTO_FIELD") == "keyword"
+    assert fusion.route_query("collectstatic --no-default-ignore") == "keyword"
+    assert fusion.route_query("What is the default value of DEFAULT_AUTO_FIELD?") == "mixed"
+    assert fusion.route_query("Which Python versions does Django 4.2 support?") == "mixed"
+    assert fusion.route_query("How do I cite Django in a paper?") == "semantic"
+
+
+def test_routed_fusion_weights_by_route_and_needs_the_query():
+    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, 0.0)
+    question = "Why is my page slow?"
+    assert fusion.fuse(BM25, DENSE, "routed", query=question) == fusion.convex(
+        BM25, DENSE, fusion.ROUTE_WEIGHTS["semantic"]
+    )
+    with pytest.raises(ValueError, match="query is required"):
+        fusion.fuse(BM25, DENSE, "routed")

@@ -1,0 +1,107 @@
+"""The fine-tuning experiments: their settings, the committed adapters, and (slow) that retraining them
+reproduces the committed records and metrics."""
+
+import json
+
+import pytest
+
+from ragft.cli import build_parser
+from ragft.tuning import experiments as ex
+from ragft.tuning.lora import VALID_TARGETS, load_training_record
+
+LOSS_TOLERANCE = 1e-3  # relative, per step: same seed and data order on one thread
+METRIC_TOLERANCE = 0.07  # absolute, on a rate over 32 records: two records either way
+
+
+def test_the_experiment_command_is_registered():
+    args = build_parser().parse_args(["experiment", "lora-behavior", "--json", "--train"])
+    assert (args.name, args.json, args.train) == ("lora-behavior", True, True)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["experiment", "lora-unknown"])
+
+
+def test_configs_fit_the_budget_choices():
+    for config in (ex.BEHAVIOR_CONFIG, ex.KNOWLEDGE_CONFIG):
+        assert set(config.target_modules) <= set(VALID_TARGETS) and config.mask_prompt
+        assert config.gradient_checkpointing and config.micro_batch_size <= 8
+    assert ex.BEHAVIOR_CONFIG.layers == tuple(range(20, 30))
+
+
+def test_few_shot_examples_come_from_training_records():
+    split = ex.behavior_records()
+    shots = ex.few_shot_examples(split["train"])
+    assert len(shots) == ex.FEW_SHOTS and all(
+        s["split"] == "train" and len(s["passages"]) == 2 for s in shots
+    )
+
+
+@pytest.mark.parametrize("name", ["behavior", "knowledge"])
+def test_committed_adapters_have_their_training_record(name):
+    folder = ex.adapters_dir() / name
+    record = load_training_record(folder)
+    assert (folder / "adapter_model.safetensors").is_file() and (folder / "adapter_config.json").is_file()
+    assert len(record["loss"]) == record["steps"] and record["loss"][-1] < record["loss"][0]
+    assert record["peak_mb"] < 1536 and record["trainable"]["fraction"] < 0.01
+    assert ex.adapter_size_bytes(folder) < 8 * 2**20
+
+
+def test_committed_failure_modes_cover_the_three_modes():
+    failures = json.loads((ex.adapters_dir() / "failure_modes.json").read_text())
+    assert set(failures) == set(ex.FAILURE_MODES)
+    assert all(len(run["loss"]) == ex.FAILURE_STEPS for run in failures.values())
+
+
+def _same_losses(new, old):
+    assert len(new) == len(old)
+    assert new == pytest.approx(old, rel=LOSS_TOLERANCE)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 minutes of CPU; more wall-clock time on a busy machine
+def test_retraining_the_behavior_adapter_reproduces_it(tmp_path):
+    """~6 minutes of CPU on one thread: retrain, compare the record, then the test compliance."""
+    from ragft.runtime.batchgen import generate_batch
+    from ragft.tuning import behavior_data as bd
+    from ragft.tuning import compliance as cp
+    from ragft.tuning.lora import attach_adapter, load_base_for_training
+
+    committed = load_training_record(ex.adapters_dir() / "behavior")
+    record = ex.train_behavior_adapter(tmp_path / "behavior", progress=False)
+    _same_losses(record["loss"], committed["loss"])
+    assert record["dataset"] == committed["dataset"]
+    marks = committed["dev_compliance_at"]
+    assert record["dev_compliance_at"] == pytest.approx(marks, abs=METRIC_TOLERANCE) and marks
+    model, tokenizer = load_base_for_training()
+    test = ex.behavior_records()["test"]
+    prompts = [bd.messages(r) for r in test]
+    rates = []
+    for folder in (tmp_path / "behavior", ex.adapters_dir() / "behavior"):
+        tuned = attach_adapter(model, folder, folder.parent.name)
+        outputs = generate_batch(
+            tuned,
+            tokenizer,
+            prompts,
+            ex.BEHAVIOR_MAX_NEW_TOKENS,
+            ex.GEN_BATCH,
+            cp.can_still_comply,
+            progress=False,
+        )
+        rates.append(cp.score_outputs(outputs, test)["compliance"])
+        model = tuned.unload()
+    assert rates[0] == pytest.approx(rates[1], abs=METRIC_TOLERANCE)
+    assert rates[0] >= 0.9  # the issue's target for the tuned model
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~3 minutes of CPU
+def test_retraining_the_knowledge_adapter_reproduces_it(tmp_path):
+    """~3 minutes of CPU on one thread: retrain and compare the record (loss per step)."""
+    committed = load_training_record(ex.adapters_dir() / "knowledge")
+    record = ex.train_knowledge_adapter(tmp_path / "knowledge", progress=False)
+    _same_losses(record["loss"], committed["loss"])
+    assert record["trainable"] == committed["trainable"]
+
+
+def test_failure_mode_run_names_the_argument():
+    with pytest.raises(ValueError, match="name must be one of"):
+        ex.failure_mode_run("too_many_examples")
