@@ -15,6 +15,7 @@ echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
 # The order is random (pytest-randomly; tests/conftest.py keeps each notebook's cells in order): the
 # header prints "Using --randomly-seed=N", and `bash scripts/test.sh --randomly-seed=N` replays it.
 WORKERS=$("$PY" -c "from ragft.runtime.threads import cpu_budget; print(cpu_budget())")
-export RAGFT_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# RAGFT_STRICT_BUDGET=1: a notebook over its budget fails its last cell (a learner only gets a note).
+export RAGFT_THREADS=1 RAGFT_STRICT_BUDGET=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "$PY" -m pytest tests notebooks solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
     --nbval-current-env -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"

@@ -1,7 +1,9 @@
-"""Measure a notebook's own runtime and peak memory, and fail loudly when it breaks its budget.
+"""Measure a notebook's own runtime and peak memory against its budget.
 
-A notebook calls start_clock() in its first cell and check_budget() in its last; under nbval
-that turns the Binder budget (1 CPU thread, 2 GB RAM) into a test that runs every time.
+A notebook calls start_clock() in its first cell and check_budget() in its last. Under the test
+command (RAGFT_STRICT_BUDGET=1) an overrun raises, so nbval turns the Binder budget (1 CPU thread,
+2 GB RAM) into a test that runs every time. In a learner's session it only prints a note: doing the
+exercises or retraining a model takes longer than the course's own run, and that is no error.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 import resource
 import sys
 import time
+
+STRICT_ENV = "RAGFT_STRICT_BUDGET"
 
 _started: float | None = None
 _started_cpu: float = 0.0
@@ -67,9 +71,17 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
 
 
-def check_budget(max_seconds: float, max_mb: float) -> dict:
-    """Print this run's CPU time, wall-clock time, peak memory and threads; raise BudgetExceeded if
-    the CPU time or the peak memory is over its limit (wall-clock time depends on what else runs)."""
+def strict_budget() -> bool:
+    """Whether an overrun raises: under the test command, which sets RAGFT_STRICT_BUDGET=1."""
+    return os.environ.get(STRICT_ENV, "") == "1"
+
+
+def check_budget(max_seconds: float, max_mb: float, strict: bool | None = None) -> dict:
+    """Print this run's CPU time, wall-clock time, peak memory and threads, and whether it kept its budget.
+
+    Over budget (CPU time or peak memory; wall-clock time depends on what else runs), it raises
+    BudgetExceeded when strict (default: strict_budget()) and otherwise prints a note with the figures.
+    """
     from ragft.runtime.threads import cpu_budget
 
     if max_seconds <= 0 or max_mb <= 0:
@@ -87,6 +99,22 @@ def check_budget(max_seconds: float, max_mb: float) -> dict:
         f"{report['wall_seconds']} s wall-clock, "
         f"peak memory {report['peak_mb']} MB (budget {max_mb:g} MB), {report['threads']} thread(s)"
     )
-    if report["seconds"] > max_seconds or report["peak_mb"] > max_mb:
-        raise BudgetExceeded(f"over budget: {report}")
+    over = [
+        f"{name} {value:g} > {limit:g}"
+        for name, value, limit in (
+            ("CPU seconds", report["seconds"], max_seconds),
+            ("peak MB", report["peak_mb"], max_mb),
+        )
+        if value > limit
+    ]
+    report["over_budget"] = bool(over)
+    if over and (strict_budget() if strict is None else strict):
+        raise BudgetExceeded(f"over budget ({'; '.join(over)}): {report}")
+    if over:
+        print(
+            f"Note: this run went over the notebook's budget ({'; '.join(over)}). That is expected after "
+            "exercises, re-runs of single cells or extra training in the same kernel; the header gives "
+            "the figures of a clean top-to-bottom run. On Binder (2 GB), restart the kernel if memory "
+            "is near the limit."
+        )
     return report

@@ -71,6 +71,7 @@ def run_notebook(path: Path, threads: int = 1, timeout: int = 600, write_header:
     # The kernel gets its own environment; the caller's (often a pytest process) stays as it was.
     env = {**os.environ, "RAGFT_THREADS": str(threads)}
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    env.setdefault("RAGFT_STRICT_BUDGET", "1")  # a committed run never carries an over-budget note
     started = time.perf_counter()
     NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
