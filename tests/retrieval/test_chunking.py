@@ -116,6 +116,14 @@ def test_pages_and_covered_sections():
     assert C.covered_sections(page, start, end) == ("p#b",)
 
 
+def test_a_section_without_a_title_contributes_its_body_alone():
+    sections = _sections()
+    sections[1] = {**sections[1], "title": ""}
+    page = C.build_pages(sections)[0]
+    sid, start, end = page.spans[1]
+    assert sid == "p#b" and page.text[start:end] == CODE_SECTION and "Setup" not in page.text
+
+
 @pytest.mark.parametrize("strategy", C.STRATEGIES)
 def test_chunk_corpus_every_strategy_maps_chunks_to_sections(strategy):
     chunks = C.chunk_corpus(_sections(), strategy, *((3, 1) if strategy == "sentence" else (16, 4)))

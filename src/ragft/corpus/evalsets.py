@@ -106,11 +106,21 @@ def is_faq_question(section: dict) -> bool:
     return section["path"].startswith("faq/") and section["title"].rstrip().endswith("?")
 
 
+def without_faq_questions(sections: list[dict]) -> list[dict]:
+    """The sections with every FAQ question taken out of its answer's section (its title and the last
+    step of its heading trail). The faq set asks those questions: left in, a retriever would find each
+    answer by matching the question word for word, a lookup rather than retrieval."""
+    return [
+        {**section, "title": "", "trail": section["trail"][:-1]} if is_faq_question(section) else section
+        for section in sections
+    ]
+
+
 def corpus_records(sections: list[dict]) -> list[dict]:
     """BEIR corpus records for every section; FAQ questions are removed from their answers' titles."""
     records = []
-    for section in sections:
-        trail = section["trail"][:-1] if is_faq_question(section) else section["trail"]
+    for section in without_faq_questions(sections):
+        trail = section["trail"]
         records.append(
             {
                 "_id": section["id"],

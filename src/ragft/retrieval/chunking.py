@@ -154,7 +154,8 @@ def _check_size(size: int, overlap: int, unit: str = "tokens") -> None:
 
 # ------------------------------------------------------------------------------------------- pages
 def build_pages(sections: Sequence[dict]) -> list[Page]:
-    """Join each page's sections (in order) into one text: title line, blank line, body."""
+    """Join each page's sections (in order) into one text: title line, blank line, body (a section
+    without a title contributes its body alone)."""
     by_path: dict[str, list[dict]] = {}
     for section in sections:
         by_path.setdefault(section["path"], []).append(section)
@@ -162,7 +163,7 @@ def build_pages(sections: Sequence[dict]) -> list[Page]:
     for path, members in by_path.items():
         parts, spans, offset = [], [], 0
         for section in sorted(members, key=lambda s: s["order"]):
-            piece = section["title"] + "\n\n" + section["text"] if section["text"] else section["title"]
+            piece = "\n\n".join(part for part in (section["title"], section["text"]) if part)
             spans.append((section["id"], offset, offset + len(piece)))
             parts.append(piece)
             offset += len(piece) + 2
