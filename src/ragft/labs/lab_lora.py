@@ -30,10 +30,16 @@ _TEMPLATE = re.compile(r"Answer: (?P<answer>[^\n]*\S[^\n]*)\nSource: \[(?P<sourc
 
 
 def lab_splits(seed: int = 0) -> dict[str, list[dict]]:
-    """The records the lab uses: "train" (the first LAB_TRAIN_EXAMPLES of the train split), "dev", and
-    "hidden" (the test split, for grading only)."""
+    """The records a learner works with: "train" (the first LAB_TRAIN_EXAMPLES of the train split) and
+    "dev" (for checking their own model). The grading split is not among them: see hidden_records."""
     split = bd.by_split(bd.build_records(seed=seed))
-    return {"train": split["train"][:LAB_TRAIN_EXAMPLES], "dev": split["dev"], "hidden": split["test"]}
+    return {"train": split["train"][:LAB_TRAIN_EXAMPLES], "dev": split["dev"]}
+
+
+def hidden_records(seed: int = 0) -> list[dict]:
+    """The records the grader measures compliance on (the behavior data's test split); the lab notebook
+    never loads them, so a learner cannot tune on or against them by accident."""
+    return bd.by_split(bd.build_records(seed=seed))["test"]
 
 
 def lab_messages(record: dict) -> list[dict]:
