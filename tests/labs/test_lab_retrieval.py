@@ -202,6 +202,7 @@ def test_graded_mistakes_cost_their_points_and_name_the_misconception(tmp_path):
     _replace_in_cell(nb, "q4-answer", "/ len(positives)", "/ k")
     _replace_in_cell(nb, "q4-answer", "enumerate(ranked[:k], start=1)", "enumerate(ranked, start=1)")
     _replace_in_cell(nb, "q5-answer", "best_weight = tune_weight(dev)", "best_weight = 0.3")
+    _replace_in_cell(nb, "q6-answer", 'q6_setup = "c"', 'q6_setup = "b"')
     submission = tmp_path / f"{LAB}.ipynb"
     nbformat.write(nb, submission)
     result = labs.grade(LAB, submission)
@@ -213,4 +214,5 @@ def test_graded_mistakes_cost_their_points_and_name_the_misconception(tmp_path):
     assert "recall divided by k" in q["q4"]["feedback"]
     assert "MRR not zero when nothing relevant is in the top k" in q["q4"]["feedback"]
     assert "tuning on the test split" in q["q5"]["feedback"]
+    assert "Raw-score fusion" in q["q6"]["feedback"]
     assert "Ranks off by one in RRF" in result["public_feedback"]
