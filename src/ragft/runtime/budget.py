@@ -108,13 +108,15 @@ def check_budget(max_seconds: float, max_mb: float, strict: bool | None = None) 
         if value > limit
     ]
     report["over_budget"] = bool(over)
-    if over and (strict_budget() if strict is None else strict):
-        raise BudgetExceeded(f"over budget ({'; '.join(over)}): {report}")
-    if over:
-        print(
-            f"Note: this run went over the notebook's budget ({'; '.join(over)}). That is expected after "
-            "exercises, re-runs of single cells or extra training in the same kernel; the header gives "
-            "the figures of a clean top-to-bottom run. On Binder (2 GB), restart the kernel if memory "
-            "is near the limit."
-        )
+    if not over:
+        return report
+    overrun = "; ".join(over)
+    if strict_budget() if strict is None else strict:
+        raise BudgetExceeded(f"over budget ({overrun}): {report}")
+    print(
+        f"Note: this run went over the notebook's budget ({overrun}). That is expected after "
+        "exercises, re-runs of single cells or extra training in the same kernel; the header gives "
+        "the figures of a clean top-to-bottom run. On Binder (2 GB), restart the kernel if memory "
+        "is near the limit."
+    )
     return report

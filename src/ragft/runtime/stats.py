@@ -37,4 +37,4 @@ def error_bar(successes: int, n: int) -> tuple[float, float]:
     """The distances below and above the rate to the interval's ends, as matplotlib's yerr/xerr wants."""
     low, high = wilson_interval(successes, n)
     rate = successes / n
-    return max(0.0, rate - low), max(0.0, high - rate)
+    return rate - low, high - rate
