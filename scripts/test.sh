@@ -12,7 +12,7 @@ echo "== ruff (the package, the tests, the notebooks and the lab masters; labs/ 
 echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"
 # One worker per CPU of the quota (never os.cpu_count()); each worker, and each notebook kernel,
 # still runs on one thread. --dist loadfile keeps a notebook's cells together in one kernel.
-# The order is random (pytest-randomly; tests/conftest.py keeps each notebook's cells in order): the
+# The order is random (pytest-randomly; conftest.py at the root keeps each notebook's cells in order): the
 # header prints "Using --randomly-seed=N", and `bash scripts/test.sh --randomly-seed=N` replays it.
 WORKERS=$("$PY" -c "from ragft.runtime.threads import cpu_budget; print(cpu_budget())")
 # RAGFT_STRICT_BUDGET=1: a notebook over its budget fails its last cell (a learner only gets a note).
