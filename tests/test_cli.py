@@ -47,7 +47,7 @@ def test_decide_with_an_answers_file(tmp_path, capsys):
         json.dumps(
             {
                 "needs_documents": True,
-                "behavior_change": True,
+                "behavior_change": "task",
                 "knowledge_change": "weekly",
                 "labeled_examples": 2000,
                 "needs_citations": True,
@@ -70,7 +70,7 @@ def test_decide_reports_bad_answers_without_a_traceback(tmp_path, capsys):
 
 
 def test_decide_asks_in_the_terminal():
-    replies = "yes\nno\nweekly\n0\nyes\n3000\nno\nno\n"
+    replies = "yes\nnone\nweekly\n0\nyes\n3000\nno\nno\n"
     result = subprocess.run(
         [sys.executable, "-m", "ragft", "decide"], input=replies, capture_output=True, text=True
     )

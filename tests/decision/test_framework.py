@@ -8,7 +8,7 @@ from ragft.decision.framework import METHODS, recommend, validate_answers
 
 BASE = {  # nothing calls for more than prompting
     "needs_documents": False,
-    "behavior_change": False,
+    "behavior_change": "none",
     "knowledge_change": "stable",
     "labeled_examples": 0,
     "needs_citations": False,
@@ -26,7 +26,7 @@ def method(**changes):
     return recommend(answers(**changes)).method
 
 
-# --- Q1 to Q8, each branch --------------------------------------------------------------------------
+# --- Q1 to Q8 and the result, each branch ----------------------------------------------------------
 
 
 def test_nothing_needed_is_prompting():
@@ -38,9 +38,10 @@ def test_q1_documents_give_rag():
     assert method(needs_documents=True) == "rag"
 
 
-def test_q2_behavior_without_data_is_prompting_with_data_fine_tuning():
-    assert method(behavior_change=True, labeled_examples=0) == "prompting"
-    assert method(behavior_change=True, labeled_examples=5000) == "fine-tuning"
+@pytest.mark.parametrize("kind", ["format", "task"])
+def test_q2_behavior_without_data_is_prompting_with_data_fine_tuning(kind):
+    assert method(behavior_change=kind, labeled_examples=0) == "prompting"
+    assert method(behavior_change=kind, labeled_examples=5000) == "fine-tuning"
 
 
 def test_labeled_examples_do_not_matter_without_a_behavior_need():
@@ -74,18 +75,28 @@ def test_q3_fast_changing_knowledge_needs_rag(change, expected):
         (1000, "fine-tuning"),
     ],
 )
-def test_q4_thresholds_at_low_volume(examples, expected):
-    assert method(behavior_change=True, labeled_examples=examples) == expected
+def test_q4_task_thresholds_at_low_volume(examples, expected):
+    assert method(behavior_change="task", labeled_examples=examples) == expected
+
+
+@pytest.mark.parametrize(
+    "examples, expected",
+    [(0, "prompting"), (99, "prompting"), (100, "fine-tuning"), (350, "fine-tuning"), (5000, "fine-tuning")],
+)
+def test_q4_a_checkable_format_needs_far_fewer_examples_than_a_task(examples, expected):
+    assert method(behavior_change="format", labeled_examples=examples) == expected
 
 
 def test_q4_reasons_change_at_every_boundary():
-    def q4_text(n):
-        rec = recommend(answers(behavior_change=True, labeled_examples=n))
+    def q4_text(n, kind="task"):
+        rec = recommend(answers(behavior_change=kind, labeled_examples=n))
         return next(r["text"] for r in rec.reasons if r["question"] == "Q4")
 
     assert "fewer than 200" in q4_text(199) and "fewer than" not in q4_text(200)
-    assert "not to tune below about 500" in q4_text(499) and "narrow task" in q4_text(500)
+    assert "not to tune a task or style below about 500" in q4_text(499) and "narrow task" in q4_text(500)
     assert "broader behavior shifts" not in q4_text(999) and "broader behavior shifts" in q4_text(1000)
+    assert "fewer than 100" in q4_text(99, "format")
+    assert "does not apply" in q4_text(100, "format") and "500" in q4_text(100, "format")
 
 
 def test_q5_citations_give_rag():
@@ -101,19 +112,21 @@ def test_q5_citations_give_rag():
         (50_000, False, "prompting"),
     ],
 )
-def test_q6_high_volume_and_strict_latency_decide_the_marginal_band(volume, latency, expected):
-    marginal = {"behavior_change": True, "labeled_examples": 300}
+def test_q6_q7_high_volume_and_strict_latency_decide_the_marginal_band(volume, latency, expected):
+    marginal = {"behavior_change": "task", "labeled_examples": 300}
     assert method(**marginal, queries_per_day=volume, latency_critical=latency) == expected
 
 
-def test_q6_does_not_remove_rag_when_documents_are_needed():
+def test_q7_does_not_remove_rag_when_documents_are_needed_and_blames_the_prompt_not_the_search():
     rec = recommend(answers(needs_documents=True, queries_per_day=100_000, latency_critical=True))
-    assert rec.method == "rag" and any(r["question"] == "Q6" and "0.5-3 s" in r["text"] for r in rec.reasons)
+    q7 = [r["text"] for r in rec.reasons if r["question"] == "Q7"]
+    assert rec.method == "rag" and len(q7) == 1
+    assert "milliseconds" in q7[0] and "longer prompt" in q7[0]
 
 
-def test_q7_no_experience_turns_a_marginal_case_back_to_prompting():
+def test_q8_no_experience_turns_a_marginal_case_back_to_prompting():
     marginal = {
-        "behavior_change": True,
+        "behavior_change": "task",
         "labeled_examples": 300,
         "queries_per_day": 5000,
         "latency_critical": True,
@@ -122,24 +135,36 @@ def test_q7_no_experience_turns_a_marginal_case_back_to_prompting():
     assert method(**marginal, ml_experience=False) == "prompting"
 
 
-def test_q7_no_experience_with_enough_data_keeps_tuning_but_says_what_it_costs():
-    rec = recommend(answers(behavior_change=True, labeled_examples=2000, ml_experience=False))
+def test_q8_no_experience_with_enough_data_keeps_tuning_but_says_what_it_costs():
+    rec = recommend(answers(behavior_change="task", labeled_examples=2000, ml_experience=False))
     assert rec.method == "fine-tuning"
-    assert any(r["question"] == "Q7" and "budget for training" in r["text"] for r in rec.reasons)
+    assert any(r["question"] == "Q8" and "budget for training" in r["text"] for r in rec.reasons)
 
 
-def test_q8_documents_and_behavior_give_hybrid():
-    rec = recommend(answers(needs_documents=True, behavior_change=True, labeled_examples=2000))
+def test_q8_no_experience_turns_a_modest_format_dataset_back_to_prompting():
+    assert method(behavior_change="format", labeled_examples=120, ml_experience=True) == "fine-tuning"
+    assert method(behavior_change="format", labeled_examples=120, ml_experience=False) == "prompting"
+
+
+def test_documents_and_behavior_give_hybrid():
+    rec = recommend(answers(needs_documents=True, behavior_change="task", labeled_examples=2000))
     assert rec.method == "hybrid" and rec.knowledge == "rag" and rec.behavior == "fine-tuning"
-    assert "out of the tuning data" in rec.reasons[-1]["text"]
+    assert rec.reasons[-1]["question"] == "Result" and "out of the tuning data" in rec.reasons[-1]["text"]
+
+
+def test_eight_questions_numbered_one_to_eight_one_key_each():
+    assert [q["id"] for q in decision.questions()] == [f"Q{i}" for i in range(1, 9)]
+    assert len(decision.ANSWER_KEYS) == len(set(decision.ANSWER_KEYS)) == 8
+    asked = {q["id"] for q in decision.questions()} | {"Result"}
+    assert {rule["question"] for rule in decision.load_rules()["rules"]} <= asked
 
 
 def test_every_method_is_reachable():
     reached = {
         method(),
         method(needs_documents=True),
-        method(behavior_change=True, labeled_examples=600),
-        method(needs_citations=True, behavior_change=True, labeled_examples=600),
+        method(behavior_change="task", labeled_examples=600),
+        method(needs_citations=True, behavior_change="task", labeled_examples=600),
     }
     assert reached == set(METHODS)
 
@@ -151,14 +176,14 @@ def test_reasons_follow_the_question_order():
     rec = recommend(
         answers(
             needs_documents=True,
-            behavior_change=True,
+            behavior_change="task",
             labeled_examples=300,
             needs_citations=True,
             queries_per_day=5000,
             latency_critical=True,
         )
     )
-    order = [int(r["question"][1:]) for r in rec.reasons]
+    order = [9 if r["question"] == "Result" else int(r["question"][1:]) for r in rec.reasons]
     assert order == sorted(order) and order[0] == 1
 
 
@@ -166,9 +191,10 @@ def test_reasons_follow_the_question_order():
     "case",
     [
         BASE,
-        answers(needs_documents=True, behavior_change=True, labeled_examples=2000),
-        answers(behavior_change=True, labeled_examples=300, queries_per_day=5000, latency_critical=True),
-        answers(behavior_change=True, labeled_examples=120),
+        answers(needs_documents=True, behavior_change="task", labeled_examples=2000),
+        answers(behavior_change="task", labeled_examples=300, queries_per_day=5000, latency_critical=True),
+        answers(behavior_change="task", labeled_examples=120),
+        answers(behavior_change="format", labeled_examples=350, queries_per_day=2000),
     ],
 )
 def test_every_flip_really_flips_and_nothing_else_does(case):
@@ -186,15 +212,18 @@ def test_every_flip_really_flips_and_nothing_else_does(case):
 
 
 def test_flips_name_the_smallest_change():
-    rec = recommend(answers(behavior_change=True, labeled_examples=120))
-    to_tuning = next(f for f in rec.flips if f["method"] == "fine-tuning")
-    assert to_tuning == {
+    rec = recommend(answers(behavior_change="task", labeled_examples=120))
+    by_count = next(f for f in rec.flips if f["key"] == "labeled_examples")
+    assert by_count == {
         "question": "Q4",
         "key": "labeled_examples",
         "current": 120,
         "to": 500,
         "method": "fine-tuning",
     }
+    # the same 120 examples would be enough if the behavior were a format a program can check
+    by_kind = next(f for f in rec.flips if f["key"] == "behavior_change")
+    assert (by_kind["to"], by_kind["method"]) == ("format", "fine-tuning")
 
 
 def test_a_robust_case_has_no_flips():
@@ -246,16 +275,18 @@ def test_thresholds_come_from_the_rules_file(monkeypatch):
     rules = copy.deepcopy(decision.load_rules())
     rules["thresholds"]["narrow_task_examples"] = 300
     monkeypatch.setattr(decision, "load_rules", lambda path=None: rules)
-    assert method(behavior_change=True, labeled_examples=300) == "fine-tuning"
+    assert method(behavior_change="task", labeled_examples=300) == "fine-tuning"
 
 
 def test_ask_answers_reasks_until_valid():
-    replies = iter(["perhaps", "yes", "no", "hourly", "weekly", "-3", "1,200", "no", "2000", "no", "yes"])
+    replies = iter(
+        ["perhaps", "yes", "sometimes", "none", "hourly", "weekly", "-3", "1,200", "no", "2000", "no", "yes"]
+    )
     said = []
     result = decision.ask_answers(ask=lambda prompt: next(replies), say=said.append)
     assert result == {
         "needs_documents": True,
-        "behavior_change": False,
+        "behavior_change": "none",
         "knowledge_change": "weekly",
         "labeled_examples": 1200,
         "needs_citations": False,
@@ -265,6 +296,7 @@ def test_ask_answers_reasks_until_valid():
     }
     assert said == [
         "   answer yes or no",
+        "   answer one of none, format, task",
         "   answer one of daily, weekly, monthly, quarterly, yearly, stable",
         "   answer a number between 0 and 10000000",
     ]

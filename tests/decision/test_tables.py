@@ -13,7 +13,7 @@ def test_comparison_table_covers_the_brief_and_every_question_it_names_exists():
     table = tables.comparison_table()
     assert list(table.columns) == ["rag", "fine-tuning", "hybrid", "questions"] and len(table) == 12
     named = {q for cell in table["questions"] for q in cell.split(", ")}
-    assert named <= {f"Q{i}" for i in range(1, 9)}
+    assert named <= {f"Q{i}" for i in range(1, 9)} | {"Result"}
 
 
 def test_highlight_marks_exactly_the_rows_of_deciding_questions():
@@ -21,7 +21,7 @@ def test_highlight_marks_exactly_the_rows_of_deciding_questions():
     styled = tables.highlighted_comparison(rec)
     styled._compute()
     shaded_rows = {tables.comparison_table().index[r] for (r, _c), props in styled.ctx.items() if props}
-    decided = {"Q1", "Q2", "Q3", "Q5", "Q7"}
+    decided = {"Q1", "Q2", "Q3", "Q5", "Q8"}
     questions = tables.comparison_table()["questions"]
     expected = {d for d, qs in questions.items() if decided & set(qs.split(", "))}
     assert shaded_rows == expected and "Citations" in shaded_rows and "Inference latency" not in shaded_rows

@@ -10,7 +10,7 @@ from ragft.widgets import decision_views as views
 def test_decision_app_follows_its_controls():
     app = views.DecisionApp(worked_cases()["Legal research assistant"]["answers"])
     assert app.recommendation().method == "hybrid"
-    app.controls["behavior_change"].value = False  # as a learner would click it
+    app.controls["behavior_change"].value = "none"  # as a learner would click it
     assert app.recommendation().method == "rag"
     with pytest.raises(ValueError, match="knowledge_change"):
         app.set_answers({**app.answers(), "knowledge_change": "hourly"})

@@ -32,7 +32,7 @@ def load_rules(path: Path = RULES_FILE) -> dict:
 
 
 def questions() -> list[dict]:
-    """The eight questions (nine answer keys: Q6 asks two) in the order the framework asks them."""
+    """The eight questions, one answer key each, in the order the framework asks them."""
     return load_rules()["questions"]
 
 

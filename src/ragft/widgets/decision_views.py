@@ -9,7 +9,6 @@ from __future__ import annotations
 from ragft.decision import costs
 from ragft.decision.framework import (
     ANSWER_KEYS,
-    KNOWLEDGE_CHANGE,
     Recommendation,
     format_recommendation,
     questions,
@@ -33,7 +32,7 @@ class DecisionApp:
                 control = w.Checkbox(value=False, description=label, indent=False, layout=layout)
             elif q["type"] == "choice":
                 control = w.Dropdown(
-                    options=list(KNOWLEDGE_CHANGE), value="stable", description="", style=style
+                    options=list(q["choices"]), value=q["default"], description="", style=style
                 )
             else:
                 control = w.BoundedIntText(value=0, min=q["min"], max=q["max"], description="", style=style)
