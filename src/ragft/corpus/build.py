@@ -16,6 +16,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 from ragft.corpus.evalsets import build_evalsets, jsonl_bytes
+from ragft.corpus.fact_pools import OLD, build_pools, write_pools
 from ragft.corpus.rst_sections import parse_sections
 from ragft.runtime import paths
 from ragft.runtime.hashing import sha256_file
@@ -142,7 +143,7 @@ def _file_entry(root: Path, relative: str, counts: dict) -> dict:
 
 
 def build_all(data_dir: Path | None = None) -> dict:
-    """Build both corpora, the three evaluation sets and manifest.json; return the manifest."""
+    """Build both corpora, the three evaluation sets, the fact pools and manifest.json; return it."""
     started = time.perf_counter()
     root = data_dir if data_dir is not None else paths.data_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,7 @@ def build_all(data_dir: Path | None = None) -> dict:
     files: dict[str, dict] = {}
     sources = []
     section_counts = {}
-    eval_sections: list[dict] = []
+    by_version: dict[str, list[dict]] = {}
     for version, release in sorted(VERSIONS.items()):
         sections = build_corpus(version, sdists[version], root)
         section_counts[version] = len(sections)
@@ -168,13 +169,16 @@ def build_all(data_dir: Path | None = None) -> dict:
                 f"LICENSE -> {LICENSE_NAME}",
             }
         )
-        if version == EVAL_VERSION:
-            eval_sections = sections
+        by_version[version] = sections
     files[LICENSE_NAME] = _file_entry(root, LICENSE_NAME, {})
-    eval_files = build_evalsets(eval_sections, root / "eval")
+    eval_files = build_evalsets(by_version[EVAL_VERSION], root / "eval")
     for relative, counts in eval_files.items():
         files[f"eval/{relative}"] = _file_entry(root, f"eval/{relative}", counts)
         _log(f"eval/{relative}: {counts}")
+    pool_files = write_pools(build_pools(by_version[OLD], by_version[EVAL_VERSION]), root)
+    for relative, counts in pool_files.items():
+        files[relative] = _file_entry(root, relative, counts)
+        _log(f"{relative}: {counts}")
     evalsets: dict[str, dict[str, int]] = {}
     for relative, counts in eval_files.items():
         name, _, rest = relative.partition("/")
@@ -185,6 +189,9 @@ def build_all(data_dir: Path | None = None) -> dict:
         "eval_corpus_version": EVAL_VERSION,
         "evalsets": evalsets,
         "files": files,
+        "pools": {
+            relative.split("/")[-1].removesuffix(".jsonl"): c["facts"] for relative, c in pool_files.items()
+        },
         "sections": section_counts,
         "sources": sources,
     }

@@ -45,7 +45,7 @@ class EvalQueries(NamedTuple):
 
 _DIRECTIVE = re.compile(r"(?P<indent>[ \t]*)\.\. (?P<kind>[\w:-]+)::(?:[ \t]+(?P<arg>.*?))?[ \t]*$")
 _CODE_DIRECTIVES = {"code-block", "code", "sourcecode", "console", "parsed-literal", "doctest"}
-_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+VERSION_NUMBER = re.compile(r"\d+\.\d+(?:\.\d+)?")
 OBJECT_KINDS = {
     "attribute", "method", "classmethod", "staticmethod", "function", "class", "exception", "data",
     "decorator", "django-admin", "django-admin-option", "templatetag", "templatefilter", "setting",
@@ -53,7 +53,7 @@ OBJECT_KINDS = {
 }  # fmt: skip
 _MEMBER_KINDS = {"attribute", "method", "classmethod", "staticmethod"}
 _CLASS_KINDS = {"class", "exception"}
-_KIND_WORDS = {
+KIND_WORDS = {
     "attribute": "attribute", "method": "method", "classmethod": "class method",
     "staticmethod": "static method", "function": "function", "class": "class", "exception": "exception",
     "data": "object", "decorator": "decorator", "django-admin": "management command",
@@ -181,7 +181,7 @@ def _next_block(lines: list[str], start: int, indent: int) -> int | None:
 
 def _version_added(line: str) -> str | None:
     match = _DIRECTIVE.fullmatch(line)
-    if match and match["kind"] == "versionadded" and _VERSION.fullmatch(match["arg"] or ""):
+    if match and match["kind"] == "versionadded" and VERSION_NUMBER.fullmatch(match["arg"] or ""):
         return match["arg"]
     return None
 
@@ -325,7 +325,7 @@ def _version_added_facts(sections: list[dict]) -> Iterator[tuple[str, str, str, 
         if not directive.added or not directive.name:
             continue
         name = directive.name + ("()" if directive.kind in {"function", "method", "classmethod"} else "")
-        word = _KIND_WORDS[directive.kind]
+        word = KIND_WORDS[directive.kind]
         if directive.kind == "django-admin-option" and directive.command:
             label = f"the {name} option of the {directive.command} command"
         else:
