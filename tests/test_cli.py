@@ -109,3 +109,33 @@ def test_experiment_rag_eval_passes_only_the_options_given(monkeypatch):
     monkeypatch.setattr(rag_eval, "main", lambda argv: seen.append(argv) or 0)
     assert main(["experiment", "rag-eval", "--n-questions", "4", "--corpus", "mini", "--json"]) == 0
     assert seen == [["--n-questions=4", "--corpus=mini", "--json"]]
+
+
+# ------------------------------------------------------------------------------------ labs grade / release
+
+
+def test_labs_grade_and_release_parse():
+    parser = build_parser()
+    args = parser.parse_args(["labs", "grade", "lab_x", "subs", "--out", "g.csv", "--timeout", "60"])
+    assert (args.notebook, args.out, args.timeout) == ("subs", "g.csv", 60)
+    assert parser.parse_args(["labs", "grade", "lab_x", "a.ipynb"]).timeout == 300
+    assert parser.parse_args(["labs", "release", "out"]).out_dir == "out"
+
+
+def test_labs_grade_of_a_master_or_another_lab_is_one_line_and_exit_2(capsys, repo_root):
+    from ragft.labs.assignments import lab_names
+
+    first, second = lab_names()[:2]
+    for argv in (
+        ["labs", "grade", second, str(repo_root / "labs" / first / f"{first}.ipynb")],
+        ["labs", "grade", first, str(repo_root / "solutions" / first / f"{first}.ipynb")],
+        ["labs", "grade", "lab_nope", str(repo_root / "labs" / first / f"{first}.ipynb")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_labs_grade_of_a_folder_needs_out(capsys, tmp_path):
+    assert main(["labs", "grade", "lab_decision_audit", str(tmp_path)]) == 2
+    assert "--out is required" in capsys.readouterr().err

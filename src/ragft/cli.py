@@ -1,5 +1,5 @@
 """Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
-eval-retrieval | labs build|check|grade | notebook run`.
+eval-retrieval | labs build|check|grade|release | notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -82,11 +82,29 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _cmd_labs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ragft.labs import assignments as labs
 
-    if args.labs_command == "grade":
-        _print_json(labs.grade(args.lab, args.notebook))
+    if args.labs_command == "release":
+        from ragft.labs.release import release
+
+        _print_json(release(args.out_dir))
         return 0
+    if args.labs_command == "grade" and Path(args.notebook).is_dir():
+        from ragft.labs.classroom import format_summary, grade_folder
+
+        if not args.out:
+            raise ValueError("--out is required when notebook is a folder: the CSV to write, e.g. grades.csv")
+        report = grade_folder(args.lab, args.notebook, args.out, timeout=args.timeout)
+        print(format_summary(report))
+        return 0
+    if args.labs_command == "grade":
+        result = labs.grade(args.lab, args.notebook, timeout=args.timeout)
+        _print_json(result)
+        for path in result["changed_files"]:
+            print(f"warning: {path} changed while the notebook ran", file=sys.stderr)
+        return 0 if result["status"] == "ok" else 1
     changed = labs.build_student_notebooks(check=args.labs_command == "check")
     _print_json({"labs": labs.lab_names(), "changed": changed})
     return 1 if args.labs_command == "check" and changed else 0
@@ -126,9 +144,11 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     from ragft.tuning import experiments
 
-    behavior = args.name == "lora-behavior"
-    run = experiments.behavior_experiment if behavior else experiments.knowledge_experiment
-    result = run(train=args.train)
+    if args.name == "lora-behavior":
+        result = experiments.behavior_experiment(train=args.train)
+    else:
+        chosen = experiments.KNOWLEDGE_ADAPTERS if args.adapter is None else (args.adapter,)
+        result = experiments.knowledge_experiment(train=args.train, train_adapters=chosen)
     if args.json:
         _print_json(result)
     else:
@@ -187,10 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     labs_sub.add_parser("check", help="exit 1 if labs/ differs from a fresh otter assign").set_defaults(
         func=_cmd_labs
     )
-    grade = labs_sub.add_parser("grade", help="grade a notebook with the lab's autograder (hidden tests)")
+    grade = labs_sub.add_parser(
+        "grade", help="grade a notebook, or a folder of them, against the lab's hidden tests"
+    )
     grade.add_argument("lab", help="the lab's name, e.g. lab_decision_audit")
-    grade.add_argument("notebook", help="the notebook to grade")
+    grade.add_argument("notebook", help="the notebook to grade, or a folder of notebooks (with --out)")
+    grade.add_argument(
+        "--timeout", type=float, default=300, help="seconds per notebook before it is stopped (default 300)"
+    )
+    grade.add_argument("--out", help="folder only: the CSV to write; feedback/ goes next to it")
     grade.set_defaults(func=_cmd_labs)
+    release = labs_sub.add_parser("release", help="copy the course without solutions/ or hidden tests")
+    release.add_argument("out_dir", help="a new or empty folder")
+    release.set_defaults(func=_cmd_labs)
 
     notebook = sub.add_parser("notebook", help="run notebooks the way the committed ones were produced")
     notebook_sub = notebook.add_subparsers(dest="notebook_command", required=True)
@@ -234,7 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument(
         "--train",
         action="store_true",
-        help="train the adapter again into data/adapters/ first (slow: several minutes on one thread)",
+        help="train the adapter again into data/adapters/ first (slow: several minutes on one thread); "
+        "lora-knowledge trains both knowledge adapters, QA-tuned and document-tuned",
+    )
+    experiment.add_argument(
+        "--adapter",
+        choices=("knowledge", "documents"),
+        help="lora-knowledge --train only: retrain just this adapter (knowledge: QA-tuned, documents: "
+        "document-tuned; unset: both)",
     )
     experiment.add_argument("--json", action="store_true", help="print one JSON object")
     experiment.set_defaults(func=_cmd_experiment)

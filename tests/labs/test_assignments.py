@@ -1,5 +1,6 @@
 """The graded labs: student notebooks in step with their masters, solutions at full marks, untouched
-notebooks at zero, and feedback that names the misconception. Plus the helpers of ragft.labs.assignments on tiny inputs.
+notebooks at zero, and feedback that names the misconception. Plus the helpers of
+ragft.labs.assignments on tiny inputs.
 """
 
 import copy
@@ -174,16 +175,20 @@ def test_wrong_answers_cost_their_points_and_name_the_misconception(tmp_path):
     nb = nbformat.read(labs.autograder(AUDIT)["autograder_notebook"], as_version=4)
     _replace_in_cell(nb, "q1-answer", '"knowledge_change": "monthly"', '"knowledge_change": "stable"')
     _replace_in_cell(nb, "q2-answer", '"npc_dialogue": "hybrid"', '"npc_dialogue": "fine-tuning"')
+    _replace_in_cell(nb, "q2-answer", '"memo_formatter": "fine-tuning"', '"memo_formatter": "prompting"')
+    _replace_in_cell(nb, "q6-answer", 'interpretation = "B"', 'interpretation = "A"')
     _replace_in_cell(nb, "q4-answer", 'P["retrieved_chunks"] * P["chunk_tokens"]', "0")
     submission = tmp_path / f"{AUDIT}.ipynb"
     nbformat.write(nb, submission)
     result = labs.grade(AUDIT, submission)
     q = result["questions"]
-    assert (q["q1"]["earned"], q["q2"]["earned"], q["q4"]["earned"]) == (7, 2, 1)
+    assert (q["q1"]["earned"], q["q2"]["earned"], q["q4"]["earned"], q["q6"]["earned"]) == (7, 1, 1, 0)
     assert q["q3"]["passed"] and q["q5"]["passed"]
     assert "ignoring update frequency" in q["q1"]["feedback"]
     assert "tuning for knowledge: the tuned model will confabulate details" in q["q2"]["feedback"]
     assert "forgetting context tokens" in q["q4"]["feedback"]
+    assert "applying the rule of thumb for tasks" in q["q2"]["feedback"]
+    assert "Generalizing from a format to a style" in q["q6"]["feedback"]
 
 
 @pytest.mark.slow
@@ -195,7 +200,7 @@ def test_grader_check_in_the_student_notebook_names_the_misconception(repo_root,
     nb = nbformat.read(tmp_path / f"{AUDIT}.ipynb", as_version=4)
     answer = next(c for c in nb.cells if c.get("id") == "q1-answer")
     answer.source = (
-        'hr_answers = {"needs_documents": False, "behavior_change": False, "knowledge_change": "stable", '
+        'hr_answers = {"needs_documents": False, "behavior_change": "none", "knowledge_change": "stable", '
         '"labeled_examples": 40, "needs_citations": True, "queries_per_day": 300, '
         '"latency_critical": False, "ml_experience": False}'
     )

@@ -5,8 +5,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from ragft.labs import lab_retrieval as support
 from ragft.labs import assignments as labs
+from ragft.labs import lab_retrieval as support
 from ragft.retrieval.fusion import convex as ref_convex
 from ragft.retrieval.fusion import min_max as ref_min_max
 from ragft.retrieval.fusion import rrf as ref_rrf
@@ -216,3 +216,20 @@ def test_graded_mistakes_cost_their_points_and_name_the_misconception(tmp_path):
     assert "tuning on the test split" in q["q5"]["feedback"]
     assert "Raw-score fusion" in q["q6"]["feedback"]
     assert "Ranks off by one in RRF" in result["public_feedback"]
+
+
+def test_strings_that_look_like_numbers_are_not_numbers():
+    def cosine_as_text(u, v):
+        return f"{float(u @ v / np.linalg.norm(u) / np.linalg.norm(v)):.6f}"
+
+    assert "must return one number, got str" in support.check_cosine(cosine_as_text)
+    assert "got str" in support.check_recall(lambda ranked, relevant, k: str(ref_recall(ranked, relevant, k)))
+    assert "got bool" in support.check_mrr(lambda ranked, relevant, k: True)
+    assert "to a number" in support.check_min_max(
+        lambda ranking: {d: str(s) for d, s in ref_min_max(ranking).items()}
+    )
+    assert (
+        support.is_number(np.float32(0.5))
+        and support.is_number(np.array(0.5))
+        and not support.is_number("0.5")
+    )

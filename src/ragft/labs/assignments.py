@@ -2,8 +2,9 @@
 
 One master notebook per lab, solutions/<lab>/<lab>.ipynb, is the only source. `otter assign` turns it
 into the student notebook (committed to labs/<lab>/) and the autograder zip with the hidden tests
-(never committed: built into the cache, keyed by the master's content). `otter run` grades a notebook
-locally, without Docker, and offline.
+(never committed: built into the cache, keyed by the master's content, checked against its sha256).
+Grading itself does not use otter: ragft.labs.grading reads the hidden tests from the master and runs
+the submission in an isolated, time-limited process (see docs/instructor_guide.md).
 
 Where the public tests live: in the student notebook's metadata (otter 7's default, `tests: files:
 false`), not in a tests/ folder. Otter 7 writes only the public tests there (hidden ones go to the
@@ -11,8 +12,7 @@ autograder zip alone), and `otter.Notebook("<lab>.ipynb")` reads them from the n
 so the notebook is self-contained: it works wherever a learner opens, copies or uploads it (JupyterLab,
 Binder, JupyterLite), there is no second folder to keep in step, and the drift check covers one file.
 
-Otter runs in a subprocess (`python -m otter`), so its logging and global grading state stay out of
-the caller's process.
+Otter runs in a subprocess (`python -m otter`): its logging and global state stay out of this process.
 """
 
 from __future__ import annotations
@@ -198,14 +198,24 @@ def _autograder_key(master: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _digests(paths: dict[str, Path]) -> dict[str, str]:
+    return {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in sorted(paths.items())}
+
+
 def autograder(lab: str) -> dict[str, Path]:
     """The lab's autograder zip and solution notebook, built once per master content into the cache
-    (`<cache>/labs/<lab>-<key>/`); never written into the checkout."""
+    (`<cache>/labs/<lab>-<key>/`, with their sha256 in digest.json); never written into the checkout.
+
+    Rebuilt when a file no longer matches its digest. Grading does not use them (see grading.grade);
+    tests take the solution notebook from here."""
     master = master_path(lab)
     folder = cache_dir() / "labs" / f"{lab}-{_autograder_key(master)}"
     paths = {"autograder_zip": folder / "autograder.zip", "autograder_notebook": folder / f"{lab}.ipynb"}
-    if all(p.is_file() for p in paths.values()):
-        return paths
+    digest_file = folder / "digest.json"
+    if all(p.is_file() for p in paths.values()) and digest_file.is_file():
+        if json.loads(digest_file.read_text()) == _digests(paths):
+            return paths
+    shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{lab}-", dir=folder.parent) as tmp:
         built = assign(lab, Path(tmp) / "assign")
@@ -213,6 +223,8 @@ def autograder(lab: str) -> dict[str, Path]:
         staging.mkdir()
         shutil.copy2(built["autograder_zip"], staging / "autograder.zip")
         shutil.copy2(built["autograder_notebook"], staging / f"{lab}.ipynb")
+        staged = {k: staging / p.name for k, p in paths.items()}
+        (staging / "digest.json").write_text(json.dumps(_digests(staged)))
         try:
             os.replace(staging, folder)  # atomic: a concurrent build either wins or finds it done
         except OSError:
@@ -246,18 +258,13 @@ def parse_results(results: dict) -> dict:
     }
 
 
-def grade(lab: str, notebook: str | Path) -> dict:
-    """Grade a notebook with `otter run` and the lab's autograder (hidden tests included).
+def grade(lab: str, notebook: str | Path, timeout: float = 300, keep: Path | None = None) -> dict:
+    """Grade a notebook against the hidden tests of the lab's committed master, isolated and bounded.
 
-    Returns {"lab", "notebook", "total", "earned", "questions": {name: {earned, total, passed,
-    feedback}}, "public_feedback"}. The notebook is executed top to bottom in a fresh kernel; errors in
-    its cells cost points, they do not stop grading.
+    See ragft.labs.grading.grade: {"lab", "notebook", "status", "total", "earned", "questions": {name:
+    {earned, total, passed, feedback}}, "public_feedback", ...}. Errors in cells cost points; they do not
+    stop grading. Otter itself is not involved: the tests run in a process the submission cannot reach.
     """
-    path = Path(notebook)
-    if path.suffix != ".ipynb" or not path.is_file():
-        raise ValueError(f"notebook must be an existing .ipynb file, got {str(notebook)!r}")
-    zip_path = autograder(lab)["autograder_zip"]
-    with tempfile.TemporaryDirectory(prefix=f"ragft-grade-{lab}-") as tmp:
-        _run_otter(["run", "--no-logo", "-a", str(zip_path), "-o", tmp, str(path.resolve())], cwd=Path(tmp))
-        results = json.loads((Path(tmp) / "results.json").read_text())
-    return {"lab": lab, "notebook": str(path), **parse_results(results)}
+    from ragft.labs import grading
+
+    return grading.grade(lab, notebook, timeout=timeout, keep=keep)

@@ -263,9 +263,9 @@ def chunks_from(chunker: Chunker, sections: list[dict], size: int, overlap: int)
 
 def evaluate(chunker: Chunker | None = None, size: int = 256, overlap: int = 32, split: str = "dev") -> dict:
     """recall@5 and context tokens on the facts split: of the learner's chunker, or (None) of the baseline."""
+    from ragft.corpus.data import load_corpus, load_evalset
     from ragft.retrieval.chunk_eval import evaluate_chunks
     from ragft.retrieval.chunking import chunk_corpus
-    from ragft.corpus.data import load_corpus, load_evalset
 
     sections = load_corpus("5.2")
     evalset = load_evalset("facts", split)

@@ -5,8 +5,8 @@ The lab's format is a fixed two-line template instead of JSON:
     Answer: <short answer>
     Source: [<number of the passage used>]
 
-The records are the behavior dataset's (ragft.tuning.behavior_data); the lab trains on part of its train split,
-checks itself on the dev split, and is graded on the test split, which the lab notebook never shows.
+The records are the behavior dataset's (ragft.tuning.behavior_data); the lab trains on part of its train
+split, checks itself on the dev split, and is graded on the test split, which the lab notebook never shows.
 """
 
 from __future__ import annotations

@@ -64,8 +64,8 @@ def _retrievers(evalset: str):
 def load_split(split: str, evalset: str = EVALSET, depth: int = DEPTH) -> LabSplit:
     """BM25 and dense document rankings (each document scored by its best chunk) for one split's queries.
 
-    The first call embeds the corpus (about 1,400 chunks, cached on disk by ragft.retrieval.embed); later calls reuse
-    it.
+    The first call embeds the corpus (about 1,400 chunks, cached on disk by ragft.retrieval.embed); later
+    calls reuse it.
     """
     from ragft.corpus.data import load_evalset
     from ragft.retrieval.retrieval_eval import search_documents
@@ -93,8 +93,8 @@ def load_split(split: str, evalset: str = EVALSET, depth: int = DEPTH) -> LabSpl
 
 
 def canonical(ranking: Ranking) -> Ranking:
-    """The ranking sorted best first with ties (to 12 decimals) broken by doc id, as ragft.retrieval.fusion does:
-    so that how a learner's sort orders equal scores cannot change a metric."""
+    """The ranking sorted best first with ties (to 12 decimals) broken by doc id, as ragft.retrieval.fusion
+    does: so that how a learner's sort orders equal scores cannot change a metric."""
     return sorted(((d, float(s)) for d, s in ranking), key=lambda item: (-round(item[1], 12), item[0]))
 
 
@@ -115,7 +115,8 @@ def mean_metrics(split: LabSplit, fused: Sequence[Ranking], k: int = K) -> dict[
 def weight_table(
     split: LabSplit, weights: Sequence[float] = WEIGHTS, k: int = K, fusion: Callable | None = None
 ) -> dict[float, dict[str, float]]:
-    """Mean recall@k and MRR@k of convex fusion at each weight (ragft.retrieval.fusion.convex unless `fusion`)."""
+    """Mean recall@k and MRR@k of convex fusion at each weight (ragft.retrieval.fusion.convex unless
+    `fusion`)."""
     fusion = fusion or ref_convex
     return {
         w: mean_metrics(split, [fusion(s, d, w) for s, d in zip(split.bm25, split.dense, strict=True)], k)
@@ -207,7 +208,8 @@ def _fmt(ranking: Ranking) -> str:
 
 
 def check_cosine(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
-    """Feedback on a learner's cosine(u, v) for 1-D vectors, against ragft.retrieval.embed.cosine_similarity."""
+    """Feedback on a learner's cosine(u, v) for 1-D vectors, against
+    ragft.retrieval.embed.cosine_similarity."""
     from ragft.retrieval.embed import cosine_similarity
 
     cases = [
@@ -223,10 +225,9 @@ def check_cosine(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
             return f"cosine raised {error} on u={u.round(3).tolist()}, v={v.round(3).tolist()}."
         if result is None or result is ...:
             return f"cosine returns None: {TODO} (replace the ... with your code, and return a number)."
-        try:
-            value = float(result)
-        except (TypeError, ValueError):
-            return f"cosine must return one number, got {str(result)[:80]}."
+        if not is_number(result):
+            return f"cosine must return one number, got {type(result).__name__} {str(result)[:80]}."
+        value = float(result)
         right = float(cosine_similarity(u[None, :], v[None, :])[0, 0])
         if math.isclose(value, right, abs_tol=_TOL):
             continue
@@ -244,7 +245,7 @@ def check_cosine(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
 
 
 def check_rrf(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
-    """Feedback on a learner's rrf(bm25, dense, k) against ragft.retrieval.fusion.rrf (ranks starting at 1)."""
+    """Feedback on a learner's rrf(bm25, dense, k) against ragft.retrieval.fusion.rrf (ranks from 1)."""
     cases = [(*tiny_rankings(), DEFAULT_RRF_K), (*tiny_rankings(), 0)]
     cases += [(*random_rankings(seed), random.Random(seed).choice([1, 5, 60])) for seed in seeds]
     for sparse, dense, k in cases:
@@ -310,10 +311,9 @@ def check_min_max(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
         if not isinstance(result, Mapping):
             return f"min_max must return a dict {{doc_id: score in [0, 1]}}, got {type(result).__name__}."
         right = ref_min_max(ranking)
-        try:
-            scores = {d: float(s) for d, s in result.items()}
-        except (TypeError, ValueError):
+        if not all(is_number(s) for s in result.values()):
             return f"min_max must map each doc_id to a number, got {str(result)[:120]}."
+        scores = {d: float(s) for d, s in result.items()}
         if _same_scores(scores, right):
             continue
         if len({s for _, s in ranking}) == 1:
@@ -326,7 +326,8 @@ def check_min_max(fn: Callable, seeds: Sequence[int] = range(20)) -> str:
 
 
 def check_convex(fn: Callable, seeds: Sequence[int] = range(30)) -> str:
-    """Feedback on a learner's convex(bm25, dense, weight) against ragft.retrieval.fusion.convex (normalized)."""
+    """Feedback on a learner's convex(bm25, dense, weight) against ragft.retrieval.fusion.convex
+    (normalized)."""
     cases = [(*tiny_rankings(), 0.5), (*tiny_rankings(), 0.0), (*tiny_rankings(), 1.0)]
     cases += [(*random_rankings(seed), random.Random(seed).choice([0.2, 0.5, 0.7])) for seed in seeds]
     for sparse, dense, weight in cases:
@@ -386,19 +387,29 @@ def _metric_cases(seeds: Sequence[int]) -> list[tuple[list[str], dict[str, int],
     return cases
 
 
+def is_number(value) -> bool:
+    """A real number (Python or NumPy, a 0-d array too), not a bool and not a string that looks like one."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
 def _number(result, name: str) -> tuple[float | None, str]:
     if result is None or result is ...:
         return None, f"{name} returns None: {TODO} (replace the ... with your code, and return a number)."
-    if isinstance(result, bool):
-        return None, f"{name} must return a number between 0 and 1, got {result!r}."
-    try:
-        return float(result), ""
-    except (TypeError, ValueError):
-        return None, f"{name} must return a number between 0 and 1, got {str(result)[:80]}."
+    if not is_number(result):
+        return (
+            None,
+            f"{name} must return a number between 0 and 1, got {type(result).__name__} {result!r:.80}.",
+        )
+    return float(result), ""
 
 
 def check_recall(fn: Callable, seeds: Sequence[int] = range(40)) -> str:
-    """Feedback on a learner's recall_at_k(ranked, relevant, k) against ragft.retrieval.metrics.recall_at_k."""
+    """Feedback on a learner's recall_at_k(ranked, relevant, k) against
+    ragft.retrieval.metrics.recall_at_k."""
     for ranked, relevant, k in _metric_cases(seeds):
         result, error = _call(fn, list(ranked), dict(relevant), k)
         where = f"(ranked={ranked}, relevant={sorted(relevant)}, k={k})"
