@@ -1,14 +1,13 @@
-from ragft.course.course_map import course_map
+from ragft.course.course_map import course_map, missing_files
 
 
-def test_map_lists_notebook_00_as_ready_and_every_part_once(repo_root):
-    rows = course_map(repo_root)
+def test_map_starts_at_00_lists_every_part_once_and_every_file_exists(repo_root):
+    rows = course_map()
     notebooks = [r["notebook"] for r in rows]
-    assert len(notebooks) == len(set(notebooks))
-    assert rows[0]["notebook"] == "notebooks/00_start_here.ipynb" and rows[0]["notebook_ready"]
+    assert len(notebooks) == len(set(notebooks)) and notebooks[0] == "notebooks/00_start_here.ipynb"
+    assert notebooks == sorted(notebooks)
+    assert missing_files(repo_root) == []
 
 
-def test_readiness_follows_the_files(tmp_path):
-    rows = course_map(tmp_path)  # an empty checkout: nothing is ready
-    assert not any(r["notebook_ready"] for r in rows)
-    assert all(r["lab_ready"] in (None, False) for r in rows)
+def test_missing_files_names_what_is_absent(tmp_path):
+    assert "notebooks/00_start_here.ipynb" in missing_files(tmp_path)

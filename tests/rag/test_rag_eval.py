@@ -43,6 +43,10 @@ def test_is_supported_checks_the_stated_value_against_the_passages():
     assert is_supported("The default is ``'/'``.", contexts)
     assert is_supported("It defaults to None.", contexts)
     assert not is_supported("The default is ``'/accounts/'``.", contexts)
+    # no "is": the value after the last "to" or ":" counts
+    assert is_supported("[1] Setting the default value of FILE_UPLOAD_MAX to 25M.", ["Default: ``25M``"])
+    assert is_supported("Default value: None", ["Default: ``None``"])
+    assert not is_supported("Setting the default value of FILE_UPLOAD_MAX to 25M.", ["Default: ``2.5M``"])
     assert not is_supported("", contexts)
 
 

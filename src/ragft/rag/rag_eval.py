@@ -60,10 +60,19 @@ def is_abstention(answer: str) -> bool:
     return bool(ABSTENTION.search(answer))
 
 
+_VALUE_AFTER = re.compile(r"(?:\bto|:)\s+([^:]+?)\s*\.?$", re.I)
+
+
 def is_supported(answer: str, contexts: Sequence[str]) -> bool:
-    """True when the value the answer states (its extracted span) appears in the passages it was given."""
-    span = normalize_answer(extract_answer_span(answer))
-    return bool(span) and any(span in normalize_answer(text) for text in contexts)
+    """True when the value the answer states appears in the passages it was given: its extracted span, or,
+    for a sentence with no "is" ("Set X to 25M."), the words after its last "to" or ":"."""
+    span = extract_answer_span(answer)
+    candidates = [span]
+    tail = _VALUE_AFTER.search(span)
+    if tail:
+        candidates.append(tail.group(1))
+    texts = [normalize_answer(text) for text in contexts]
+    return any(value and any(value in text for text in texts) for value in map(normalize_answer, candidates))
 
 
 def covers_gold(
