@@ -12,9 +12,10 @@ lab: setup
 test:
 	@bash scripts/test.sh
 
-# The decision tool as a standalone page for workshops (no code cells shown).
+# The decision tool as a standalone page for workshops (no code cells shown); its Voila config and
+# page template are in apps/ (apps/README.md).
 decide-app: setup
-	.venv/bin/voila --no-browser --port=8866 apps/decision_tool.ipynb
+	bash apps/serve.sh --port=8866
 
 # Re-pin after a deliberate upgrade; commit the result only after `make test` passes.
 lock:

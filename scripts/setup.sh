@@ -18,6 +18,23 @@ find_python() {
     return 1
 }
 
+# The browser tests (tests/browser) drive a system Chromium; without one they skip and say so. Installed
+# here when this is a Debian/Ubuntu machine run as root (a container, CI); a failure only warns.
+ensure_chromium() {
+    if [ -n "${RAGFT_CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null
+    then
+        return 0
+    fi
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "== Chromium for the browser tests (apt-get install chromium)"
+        { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+            || echo "warning: could not install Chromium; the browser tests will skip" >&2
+    else
+        echo "note: no Chromium; the browser tests will skip (install it: sudo apt-get install chromium)" >&2
+    fi
+}
+ensure_chromium
+
 key=$(cat requirements/constraints.txt pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.setup-stamp" 2>/dev/null)" = "$key" ]; then
     # Installed already; only make sure the converted model is still in the cache (fast if it is).

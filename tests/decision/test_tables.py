@@ -27,6 +27,30 @@ def test_highlight_marks_exactly_the_rows_of_deciding_questions():
     assert shaded_rows == expected and "Citations" in shaded_rows and "Inference latency" not in shaded_rows
 
 
+def test_each_highlighted_table_has_its_own_deterministic_css_id():
+    cases = tables.worked_cases()
+    legal = recommend(cases["Legal research assistant"]["answers"])
+    catalog = recommend(cases["Product-catalog support bot"]["answers"])
+    assert tables.comparison_uuid(legal) == "comparison_q1_q2_q3_q4_q5_result"
+    assert tables.comparison_uuid(catalog) == "comparison_q1_q2_q3_q5_q8"
+    first = tables.highlighted_comparison(legal).to_html()
+    second = tables.highlighted_comparison(catalog).to_html()
+    assert "#T_comparison_q1_q2_q3_q4_q5_result_row" in first and "_q4_" not in second
+    assert first == tables.highlighted_comparison(legal).to_html()  # the same HTML every run (nbval)
+    assert "white-space: normal" in first and "overflow-wrap: break-word" in first  # long cells wrap
+
+
+def test_cost_figure_legends_sit_outside_the_plots():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = tables.cost_figure(1000)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(ax.get_window_extent(renderer)), ax.get_title()
+        assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
+
+
 def test_mistakes_table_has_a_correction_for_each_mistake():
     table = tables.mistakes_table()
     assert "Fine-tuning for knowledge" in table.index and table["correction"].str.len().min() > 20

@@ -21,6 +21,15 @@ from ragft.decision.framework import (
 
 RULES_DIR = Path(__file__).with_name("rules")
 HIGHLIGHT = "background-color: #fde9b6"
+# Long cells wrap between words inside the output area instead of widening the table past it.
+WRAPPED_CELLS = [
+    {"selector": "", "props": "max-width: 100%; table-layout: auto;"},
+    {
+        "selector": "th, td",
+        "props": "white-space: normal; overflow-wrap: break-word; word-break: normal; "
+        "text-align: left; vertical-align: top; max-width: 28em;",
+    },
+]
 VOLUME_RANGE = (10, 1_000_000)
 
 
@@ -36,8 +45,18 @@ def comparison_table() -> pd.DataFrame:
     return table
 
 
+def comparison_uuid(rec: Recommendation) -> str:
+    """The CSS id of a highlighted comparison table, named after the questions that decided it.
+
+    Deterministic (nbval sees the same HTML every run), and two tables share an id only when they
+    highlight the same rows, so their CSS rules cannot shade the wrong rows of each other on one page.
+    """
+    return "comparison_" + "_".join(q.lower() for q in deciding_questions(rec))
+
+
 def highlighted_comparison(rec: Recommendation):
-    """The comparison table with the rows that bear on the questions that decided this case highlighted."""
+    """The comparison table with the rows that bear on the questions that decided this case highlighted
+    (long cells wrap; the table's CSS id comes from comparison_uuid)."""
     decided = set(deciding_questions(rec))
     table = comparison_table()
 
@@ -45,7 +64,7 @@ def highlighted_comparison(rec: Recommendation):
         hit = decided & set(row["questions"].split(", "))
         return [HIGHLIGHT if hit else ""] * len(row)
 
-    return table.style.set_uuid("comparison").apply(shade, axis=1)  # fixed id: same HTML every run
+    return table.style.set_uuid(comparison_uuid(rec)).set_table_styles(WRAPPED_CELLS).apply(shade, axis=1)
 
 
 def mistakes_table() -> pd.DataFrame:
@@ -114,7 +133,7 @@ def cost_figure(queries_per_day: float, overrides: dict | None = None):
     left.set_title(f"12-month cost at {queries_per_day:,.0f} queries/day")
     left.set_xlabel("USD over 12 months")
     left.set_ylabel("method")
-    left.legend(fontsize=7, loc="lower right")
+    _legend_below(left, ncol=3)
 
     volumes = np.logspace(np.log10(VOLUME_RANGE[0]), np.log10(VOLUME_RANGE[1]), 60)
     for method in METHODS:
@@ -132,9 +151,14 @@ def cost_figure(queries_per_day: float, overrides: dict | None = None):
     right.set_title("12-month total cost against volume")
     right.set_xlabel("queries per day (log scale)")
     right.set_ylabel("USD over 12 months (log scale)")
-    right.legend(fontsize=7)
+    _legend_below(right, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def _legend_below(ax, ncol: int) -> None:
+    """The axes' legend under its x label, outside the plotting area, so it covers no data."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, frameon=False)
 
 
 def ladder_figure(queries_per_day: float, overrides: dict | None = None, accuracies: dict | None = None):
