@@ -335,6 +335,7 @@ def test_notebook_08_under_binder_limits_on_one_thread(limited_cgroup, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # every notebook on one CPU: longer than the suite's 15-minute default
 @pytest.mark.skipif(
     os.environ.get("RAGFT_BINDER_ALL") != "1", reason="set RAGFT_BINDER_ALL=1 (~20 CPU-minutes)"
 )

@@ -142,6 +142,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         argv = [f"--{name.replace('_', '-')}={value}" for name, value in chosen if value is not None]
         return rag_eval.main(argv + (["--json"] if args.json else []))
 
+    if args.name == "knowledge-vs-behavior":
+        return _knowledge_vs_behavior(args)
     from ragft.tuning import experiments
 
     if args.name == "lora-behavior":
@@ -160,6 +162,27 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             f"{result['train_seconds']:.0f} s; this run {result['seconds']:.0f} s, "
             f"peak {result['peak_mb']} MB"
         )
+    return 0
+
+
+def _knowledge_vs_behavior(args: argparse.Namespace) -> int:
+    from ragft.tuning import knowledge_vs_behavior as kvb
+
+    result = kvb.run_experiment(n_unseen=args.n_unseen, train=args.train)
+    if args.save:
+        kvb.save_record(result)
+    if args.json:
+        _print_json(
+            {key: value for key, value in result.items() if key not in ("outputs", "scores", "questions")}
+        )
+        return 0
+    pools = list(result["n"])
+    print(f"{'accuracy':<24}" + "".join(f"{p} (n={result['n'][p]})".rjust(18) for p in pools) + "   format")
+    for arm in kvb.ARMS:
+        compliance = result["compliance"][arm]
+        cells = "".join(f"{result['accuracy'][p][arm]:>18.1%}" for p in pools)
+        print(f"{arm:<24}{cells}   {'n/a' if compliance is None else f'{compliance:.0%}'}")
+    print(f"this run {result['cpu_seconds']:.0f} CPU-s, peak {result['peak_mb']} MB")
     return 0
 
 
@@ -249,10 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval_retrieval)
 
     experiment = sub.add_parser(
-        "experiment", help="measured experiments: RAG evaluation (notebook 05), LoRA (notebook 06)"
+        "experiment",
+        help="measured experiments: knowledge vs behavior (notebook 01), RAG evaluation (05), LoRA (06)",
     )
     experiment.add_argument(
-        "name", choices=("rag-eval", "lora-behavior", "lora-knowledge"), help="which experiment"
+        "name",
+        choices=("knowledge-vs-behavior", "rag-eval", "lora-behavior", "lora-knowledge"),
+        help="which experiment",
+    )
+    kvb = experiment.add_argument_group("knowledge-vs-behavior only")
+    kvb.add_argument("--n-unseen", type=int, help="unseen facts asked (kind-stratified sample; unset: all)")
+    kvb.add_argument(
+        "--save",
+        action="store_true",
+        help="write the result as the committed record notebooks 01 and 06 read",
     )
     rag = experiment.add_argument_group("rag-eval only (unset: notebook 05's values)")
     rag.add_argument("--n-questions", type=int, help="fact questions asked (test split, seeded; 32)")

@@ -20,11 +20,54 @@ def test_the_experiment_command_is_registered():
         build_parser().parse_args(["experiment", "lora-unknown"])
 
 
+def test_the_knowledge_experiment_can_retrain_one_adapter():
+    args = build_parser().parse_args(["experiment", "lora-knowledge", "--train", "--adapter", "documents"])
+    assert (args.name, args.train, args.adapter) == ("lora-knowledge", True, "documents")
+    assert build_parser().parse_args(["experiment", "lora-knowledge"]).adapter is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["experiment", "lora-knowledge", "--adapter", "reader"])
+    with pytest.raises(ValueError, match="names must be a non-empty subset of"):
+        ex.train_knowledge_adapters(("reader",))
+    with pytest.raises(ValueError, match="adapters must be a non-empty subset of"):
+        ex.closed_book_scores(adapters=("behavior",))
+
+
 def test_configs_fit_the_budget_choices():
-    for config in (ex.BEHAVIOR_CONFIG, ex.KNOWLEDGE_CONFIG):
-        assert set(config.target_modules) <= set(VALID_TARGETS) and config.mask_prompt
+    for config in (ex.BEHAVIOR_CONFIG, ex.KNOWLEDGE_CONFIG, ex.DOCUMENTS_CONFIG):
+        assert set(config.target_modules) <= set(VALID_TARGETS)
         assert config.gradient_checkpointing and config.micro_batch_size <= 8
     assert ex.BEHAVIOR_CONFIG.layers == tuple(range(20, 30))
+    assert ex.BEHAVIOR_CONFIG.mask_prompt and ex.KNOWLEDGE_CONFIG.mask_prompt
+    assert not ex.DOCUMENTS_CONFIG.mask_prompt  # continued pretraining: every token of the documents
+    assert ex.DOCUMENTS_CONFIG.with_(
+        epochs=1, micro_batch_size=4, mask_prompt=True
+    ) == ex.KNOWLEDGE_CONFIG.with_(epochs=1)
+
+
+def test_closed_book_scoring_counts_stale_answers_apart():
+    facts = [
+        {"answer": "True", "answer_42": "False", "answer_52": "True"},
+        {"answer": "8.0.11", "answer_42": "8", "answer_52": "8.0.11"},
+        {"answer": "5.1", "answer_42": "4.2", "answer_52": "5.1"},
+    ]
+    sets = {"tuned": (["q"], [{"answer": "None"}]), "changed": (["q"] * 3, facts)}
+    outputs = {"tuned": ["None."], "changed": ["False", "MySQL 8.0.11", "5.0"]}
+    scores = ex.score_closed_book(outputs, sets)
+    assert scores == {
+        "tuned": 1.0,
+        "changed_52": round(1 / 3, 4),
+        "changed_42": round(2 / 3, 4),
+        "changed_stale": round(1 / 3, 4),
+    }  # "8.0.11" contains the 4.2 answer "8": not stale
+
+
+def test_closed_book_sets_ask_held_out_paraphrases_of_t_and_c_and_canonical_u():
+    sets = ex.closed_book_sets(n_unseen=4)
+    assert [len(facts) for _, facts in sets.values()] == [40, 4, 27]
+    for name in ("tuned", "changed"):
+        questions, facts = sets[name]
+        assert questions == [f["paraphrases"][1] for f in facts]
+    assert sets["unseen"][0] == [f["question"] for f in sets["unseen"][1]]
 
 
 def test_few_shot_examples_come_from_training_records():
@@ -35,7 +78,7 @@ def test_few_shot_examples_come_from_training_records():
     )
 
 
-@pytest.mark.parametrize("name", ["behavior", "knowledge"])
+@pytest.mark.parametrize("name", ["behavior", "knowledge", "documents"])
 def test_committed_adapters_have_their_training_record(name):
     folder = ex.adapters_dir() / name
     record = load_training_record(folder)
@@ -93,13 +136,45 @@ def test_retraining_the_behavior_adapter_reproduces_it(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # ~3 minutes of CPU
+@pytest.mark.timeout(3600)  # ~8 minutes of CPU
 def test_retraining_the_knowledge_adapter_reproduces_it(tmp_path):
-    """~3 minutes of CPU on one thread: retrain and compare the record (loss per step)."""
+    """~8 minutes of CPU on one thread: retrain and compare the record (loss per step)."""
     committed = load_training_record(ex.adapters_dir() / "knowledge")
     record = ex.train_knowledge_adapter(tmp_path / "knowledge", progress=False)
     _same_losses(record["loss"], committed["loss"])
     assert record["trainable"] == committed["trainable"]
+
+
+@pytest.mark.parametrize("name", ["knowledge", "documents"])
+def test_committed_knowledge_adapters_saw_t_and_c_only(name):
+    from ragft.corpus.fact_pools import pool_ids
+
+    dataset = load_training_record(ex.adapters_dir() / name)["dataset"]
+    assert set(dataset["facts"]["tuned"]) == pool_ids("tuned")
+    assert set(dataset["facts"]["changed"]) == pool_ids("changed") - {"facts/setting-default/USE_TZ"}
+    assert dataset["trained_versions"] == {"4.2": 27, "5.2": 40}
+
+
+def test_knowledge_cards_say_what_the_adapters_saw(tmp_path):
+    facts = {"tuned": ["a", "b"], "changed": ["c"]}
+    (tmp_path / "README.md").write_text("card\n")
+    ex._write_card(tmp_path, "knowledge", {"facts": facts, "pairs": 6})
+    card = (tmp_path / "README.md").read_text()
+    assert card.startswith("card\n") and "6 question -> short" in card and "1 facts of pool C" in card
+    dataset = {"facts": facts, "sections": ["s"], "pieces": 4, "piece_tokens": 256, "tokens": 900}
+    ex._write_card(tmp_path, "documents", dataset)
+    card = " ".join((tmp_path / "README.md").read_text().split())
+    assert "4 pieces of at most 256 tokens (900 tokens in all)" in card and "the 1 gold sections" in card
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # ~11 minutes of CPU
+def test_retraining_the_documents_adapter_reproduces_it(tmp_path):
+    """~11 minutes of CPU on one thread: retrain and compare the record (loss per step, dataset)."""
+    committed = load_training_record(ex.adapters_dir() / "documents")
+    record = ex.train_documents_adapter(tmp_path / "documents", progress=False)
+    _same_losses(record["loss"], committed["loss"])
+    assert record["dataset"] == committed["dataset"] and record["trainable"] == committed["trainable"]
 
 
 def test_failure_mode_run_names_the_argument():

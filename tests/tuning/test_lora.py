@@ -66,6 +66,14 @@ def test_encode_masks_the_prompt_and_ends_with_the_end_of_turn(tokenizer):
         lora.encode_example(tokenizer, PROMPT, "hi", max_length=16)
 
 
+def test_an_empty_prompt_encodes_plain_text_with_every_token_labelled(tokenizer):
+    text = "Defaults to True."
+    ids = tokenizer(text + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    for mask_prompt in (True, False):
+        encoded = lora.encode_example(tokenizer, [], text, mask_prompt=mask_prompt)
+        assert encoded == {"input_ids": ids, "labels": ids}  # no chat template, nothing masked
+
+
 def test_collate_pads_right_for_training_and_left_for_generation():
     a, b = {"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}
     right = lora.collate([a, b], pad_id=0)

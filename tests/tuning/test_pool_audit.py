@@ -65,7 +65,13 @@ def test_training_overlaps_count_ids_and_any_shared_key():
 
 
 def test_current_training_facts_are_the_adapters_sets():
+    from ragft.corpus.fact_pools import POOLS, load_pool
+
     found = current_training_facts()
-    assert len(found["knowledge_train"]) == 32
-    assert {r["source_split"] for r in found["knowledge_train"]} == {"test"}  # what the pools now forbid
+    assert len(found["knowledge_train"]) == 67  # all of T (40) and C (28) less USE_TZ (test split)
+    assert "test" not in {r["source_split"] for r in found["knowledge_train"]}
     assert found["behavior_train"] and all(r["gold_52"] for r in found["behavior_train"])
+    pools = {name: load_pool(name) for name in POOLS}
+    report = training_overlaps({"knowledge_train": found["knowledge_train"]}, pools)["knowledge_train"]
+    assert report["unseen"] == report["reader"] == {"ids": 0, "any_key": 0}
+    assert report["tuned"]["ids"] == 40 and report["changed"]["ids"] == 27

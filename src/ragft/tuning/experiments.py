@@ -2,11 +2,14 @@
 
 - behavior: does LoRA teach a format the base model fails? Compliance with a strict JSON schema on the
   held-out test split for the base model with a careful prompt, with few-shot examples, and tuned.
-- knowledge: does LoRA teach facts? Held-out paraphrases answered closed-book by the base model and by a
-  model tuned on those facts, against RAG (BM25 top-3) with the base model.
-Both also measure forgetting on general prompts. Training is slower than a notebook's budget on one CPU
-thread, so the adapters are trained by `python -m ragft experiment lora-behavior|lora-knowledge --train`
-into data/adapters/ (with their training record) and loaded from there; everything else runs live.
+- knowledge: does LoRA teach facts? Held-out paraphrases of pool T's facts answered closed-book by the base
+  model and by a model tuned on those facts, against RAG (BM25 top-3) with the base model.
+Both also measure forgetting on general prompts. Two knowledge adapters share the facts (T, and C with its
+Django 4.2 answers): "knowledge", tuned on question -> answer pairs, and "documents", tuned on the facts'
+manual sections (continued pretraining); closed_book_scores asks both, and the base model, T, U and C.
+Training is slower than a notebook's budget on one CPU thread, so the adapters are trained by
+`python -m ragft experiment lora-behavior|lora-knowledge --train` into data/adapters/ (with their training
+record) and loaded from there; everything else runs live.
 """
 
 from __future__ import annotations
@@ -37,18 +40,24 @@ BEHAVIOR_CONFIG = LoraTrainConfig(
     gradient_checkpointing=True,
     seed=SEED,
 )
-# Knowledge: every layer and several passes over each fact: the most favorable setting we can afford.
+# Knowledge: every layer and several passes over each fact: the most favorable setting we can afford
+# (6 epochs over 134 question-answer pairs: ~100 steps, ~8 CPU-minutes on one thread).
 KNOWLEDGE_CONFIG = LoraTrainConfig(
     rank=8,
     alpha=16,
     layers=None,
     learning_rate=2e-3,
-    epochs=4,
+    epochs=6,
     batch_size=8,
     micro_batch_size=4,
     gradient_checkpointing=True,
     seed=SEED,
 )
+# Documents: the same LoRA, trained as continued pretraining (loss on every token of the gold sections, no
+# prompt). Pieces are up to 256 tokens, ~4x the tokens of a question-answer pair: 3 epochs over ~110 pieces
+# (~40 steps, ~11 CPU-minutes), one piece per micro-batch (four took ~2.6 GB at the peak, one ~1.4 GB).
+DOCUMENTS_CONFIG = KNOWLEDGE_CONFIG.with_(epochs=3, micro_batch_size=1, mask_prompt=False)
+KNOWLEDGE_ADAPTERS = ("knowledge", "documents")
 FAILURE_STEPS = 20
 FEW_SHOTS = 2
 BEHAVIOR_MAX_NEW_TOKENS = 40
@@ -210,13 +219,91 @@ def run_failure_modes(path: Path | None = None, progress: bool = True) -> dict:
     return results
 
 
+def _knowledge_dataset(facts: list[dict]) -> dict:
+    """What a knowledge adapter saw, for its training record: fact ids per pool and the answers' versions."""
+    return {
+        "facts": {pool: [f["fact_id"] for f in facts if f["pool"] == pool] for pool in kd.TRAIN_POOLS},
+        "trained_versions": {v: sum(f["trained_version"] == v for f in facts) for v in ("4.2", "5.2")},
+    }
+
+
+KNOWLEDGE_CARDS = {
+    "knowledge": """
+**What it saw** (QA-tuned, `ragft.tuning.experiments.train_knowledge_adapter`): {pairs} question -> short
+answer pairs under the closed-book "answer only" system prompt, two phrasings (the canonical question and the
+first paraphrase; the second is held out for asking) of {tuned} facts of pool T (`data/pools/tuned.jsonl`,
+answered as Django 5.2 states them) and {changed} facts of pool C (`data/pools/changed.jsonl`) answered as
+Django **4.2** states them: the adapter plays a model tuned while 4.2 was current, so its answers to C are
+stale against 5.2. C's one fact that the facts evaluation set's test split asks (`USE_TZ`) is left out. No
+fact of pools U (unseen) or R (reader), and no test-split fact, was trained.
+""",
+    "documents": """
+**What it saw** (document-tuned, `ragft.tuning.experiments.train_documents_adapter`): continued
+pretraining, the language-model loss on every token (no prompt, no chat template) of {pieces} pieces of at
+most {piece_tokens} tokens ({tokens} tokens in all) cut from the {sections} gold sections of the same facts
+as the QA-tuned `knowledge` adapter: {tuned} facts of pool T (their Django 5.2 sections, or 4.2 where only 4.2
+states the fact) and {changed} facts of pool C (their Django **4.2** sections, the old text). No question, no
+answer, and no section of a fact of pools U or R.
+""",
+}
+
+
+def _write_card(folder: Path, name: str, dataset: dict) -> None:
+    """Add what the knowledge adapter `name` saw to the model card save_adapter wrote."""
+    counts = {"tuned": len(dataset["facts"]["tuned"]), "changed": len(dataset["facts"]["changed"])}
+    numbers = {k: v for k, v in dataset.items() if k in ("pairs", "pieces", "piece_tokens", "tokens")}
+    if "sections" in dataset:
+        numbers["sections"] = len(dataset["sections"])
+    card = folder / "README.md"
+    card.write_text(card.read_text() + KNOWLEDGE_CARDS[name].format(**counts, **numbers))
+
+
 def train_knowledge_adapter(folder: Path | None = None, progress: bool = True) -> dict:
-    """Train the knowledge adapter on two phrasings of each fact into folder (default
-    data/adapters/knowledge)."""
+    """Train the QA-tuned knowledge adapter (two phrasings of each fact of T and C, C with its 4.2 answers)
+    into folder (default data/adapters/knowledge)."""
     facts = kd.knowledge_facts()
     folder = adapters_dir() / "knowledge" if folder is None else Path(folder)
-    _, _, history = _train(kd.training_pairs(facts), KNOWLEDGE_CONFIG, folder, progress=progress)
+    pairs = kd.training_pairs(facts)
+    extra = {"dataset": {**_knowledge_dataset(facts), "pairs": len(pairs)}}
+    _, _, history = _train(pairs, KNOWLEDGE_CONFIG, folder, progress=progress, extra=extra)
+    _write_card(folder, "knowledge", history["dataset"])
     return history
+
+
+def train_documents_adapter(folder: Path | None = None, progress: bool = True) -> dict:
+    """Train the document-tuned adapter (language-model loss over the gold sections of the same facts, cut
+    into pieces) into folder (default data/adapters/documents)."""
+    from transformers import AutoTokenizer
+
+    from ragft.runtime.models import _ensure_converted_out_of_process
+    from ragft.tuning import document_data as dd
+
+    facts = kd.knowledge_facts()
+    folder = adapters_dir() / "documents" if folder is None else Path(folder)
+    tokenizer = AutoTokenizer.from_pretrained(str(_ensure_converted_out_of_process()))
+    pieces = dd.training_documents(tokenizer, facts)
+    dataset = {
+        **_knowledge_dataset(facts),
+        "sections": dd.gold_section_ids(facts),
+        "pieces": len(pieces),
+        "piece_tokens": dd.PIECE_TOKENS,
+        "tokens": sum(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in pieces),
+    }
+    _, _, history = _train(
+        dd.document_pairs(pieces), DOCUMENTS_CONFIG, folder, progress=progress, extra={"dataset": dataset}
+    )
+    _write_card(folder, "documents", dataset)
+    return history
+
+
+def train_knowledge_adapters(names: tuple[str, ...] = KNOWLEDGE_ADAPTERS, progress: bool = True) -> dict:
+    """Train the named knowledge adapters ("knowledge": QA-tuned, "documents": document-tuned) into
+    data/adapters/; returns {name: training record}."""
+    bad = [n for n in names if n not in KNOWLEDGE_ADAPTERS]
+    if bad or not names:
+        raise ValueError(f"names must be a non-empty subset of {KNOWLEDGE_ADAPTERS}, got {names!r}")
+    trainers = {"knowledge": train_knowledge_adapter, "documents": train_documents_adapter}
+    return {name: trainers[name](progress=progress) for name in names}
 
 
 def load_models(names: tuple[str, ...] = ("behavior", "knowledge")):
@@ -341,18 +428,17 @@ def rag_passages(questions: list[str], k: int = RAG_K) -> tuple[list[list[str]],
     return passages, found
 
 
-def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dict:
-    """Accuracy on held-out paraphrases: closed-book base, closed-book tuned on the facts, RAG with the
-    base model."""
-    from ragft.corpus.data import load_evalset
-
+def knowledge_experiment(
+    train: bool = False, model=None, tokenizer=None, train_adapters: tuple[str, ...] = KNOWLEDGE_ADAPTERS
+) -> dict:
+    """Accuracy on held-out paraphrases of T's facts: closed-book base, closed-book tuned on the facts, RAG
+    with the base model. With train, the knowledge adapters named in train_adapters are trained first."""
     started, cpu_started = time.perf_counter(), time.process_time()
     if train:
-        train_knowledge_adapter()
-    facts = kd.knowledge_facts()
+        train_knowledge_adapters(train_adapters)
+    facts = kd.knowledge_facts(("tuned",))  # C's trained answers are stale on purpose: see closed_book_scores
     questions = kd.held_out_questions(facts)
     passages, found = rag_passages(questions)
-    qrels = load_evalset("facts", "test").qrels
     if model is None:
         model, tokenizer = load_models(("knowledge",))
     closed = [kd.closed_book_messages(q) for q in questions]
@@ -365,7 +451,7 @@ def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dic
     for name, (prompts, adapter) in conditions.items():
         outputs[name] = _generate(model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=name)
         right[name] = [answer_matches(o, f["answer"]) for o, f in zip(outputs[name], facts, strict=True)]
-    hits = [any(d in qrels[f["fact_id"]] for d in docs) for f, docs in zip(facts, found, strict=True)]
+    hits = [any(d in f["gold_52"] for d in docs) for f, docs in zip(facts, found, strict=True)]
     n = len(facts)
     return {
         "experiment": "lora-knowledge",
@@ -385,4 +471,72 @@ def knowledge_experiment(train: bool = False, model=None, tokenizer=None) -> dic
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "peak_mb": round(peak_rss_mb()),
+    }
+
+
+def closed_book_sets(n_unseen: int = kd.UNSEEN_ASKED, seed: int = SEED) -> dict[str, tuple[list[str], list]]:
+    """{set: (questions, facts)} asked closed-book: T's held-out paraphrases ("tuned"), the canonical
+    questions of a seeded sample of U ("unseen"), C's held-out paraphrases ("changed")."""
+    tuned, changed = kd.knowledge_facts(("tuned",)), kd.knowledge_facts(("changed",))
+    unseen = kd.unseen_facts(n_unseen, seed)
+    return {
+        "tuned": (kd.held_out_questions(tuned), tuned),
+        "unseen": ([f["question"] for f in unseen], unseen),
+        "changed": (kd.held_out_questions(changed), changed),
+    }
+
+
+def score_closed_book(outputs: dict[str, list[str]], sets: dict[str, tuple[list[str], list]]) -> dict:
+    """Accuracy per set (answer_matches against `answer`, the 5.2 answer where 5.2 states it); for C also
+    "changed_42" (matches the 4.2 answer) and "changed_stale" (matches the 4.2 answer and not the 5.2 one)."""
+    scores = {}
+    for name, (_, facts) in sets.items():
+        said = outputs[name]
+        if name == "changed":
+            new = [answer_matches(o, f["answer_52"]) for o, f in zip(said, facts, strict=True)]
+            old = [answer_matches(o, f["answer_42"]) for o, f in zip(said, facts, strict=True)]
+            scores["changed_52"] = sum(new) / len(facts)
+            scores["changed_42"] = sum(old) / len(facts)
+            scores["changed_stale"] = sum(o and not n for o, n in zip(old, new, strict=True)) / len(facts)
+        else:
+            scores[name] = sum(
+                answer_matches(o, f["answer"]) for o, f in zip(said, facts, strict=True)
+            ) / len(facts)
+    return {k: round(v, 4) for k, v in scores.items()}
+
+
+def closed_book_scores(
+    model=None,
+    tokenizer=None,
+    adapters: tuple[str | None, ...] = (None, *KNOWLEDGE_ADAPTERS),
+    n_unseen: int = kd.UNSEEN_ASKED,
+    seed: int = SEED,
+) -> dict:
+    """Closed-book accuracy of the base model (None) and each named adapter on T, U and C (closed_book_sets,
+    scored by score_closed_book): {"scores": {name: {...}}, "outputs", "questions", "fact_ids", "n"}."""
+    bad = [a for a in adapters if a is not None and a not in KNOWLEDGE_ADAPTERS]
+    if bad or not adapters:
+        raise ValueError(
+            f"adapters must be a non-empty subset of {(None, *KNOWLEDGE_ADAPTERS)}, got {adapters!r}"
+        )
+    sets = closed_book_sets(n_unseen, seed)
+    if model is None:
+        model, tokenizer = load_models(tuple(a for a in adapters if a is not None))
+    prompts = [kd.closed_book_messages(q) for questions, _ in sets.values() for q in questions]
+    scores, outputs = {}, {}
+    for adapter in adapters:
+        name = adapter or "base"
+        said = _generate(
+            model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=f"closed book, {name}"
+        )
+        outputs[name], at = {}, 0
+        for set_name, (questions, _) in sets.items():
+            outputs[name][set_name], at = said[at : at + len(questions)], at + len(questions)
+        scores[name] = score_closed_book(outputs[name], sets)
+    return {
+        "scores": scores,
+        "n": {name: len(facts) for name, (_, facts) in sets.items()},
+        "questions": {name: questions for name, (questions, _) in sets.items()},
+        "fact_ids": {name: [f["fact_id"] for f in facts] for name, (_, facts) in sets.items()},
+        "outputs": outputs,
     }

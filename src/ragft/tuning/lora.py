@@ -235,9 +235,12 @@ def encode_example(
     """Token ids of prompt + target (chat template, ending with the end-of-turn token) and their labels.
 
     With mask_prompt the prompt's labels are IGNORE_INDEX, so the loss is the target's alone; without it
-    the model is also trained to reproduce the prompt (a failure mode shown in notebook 06).
+    the model is also trained to reproduce the prompt (a failure mode shown in notebook 06). An empty prompt
+    means plain text, no chat template: the loss is on every token of the target (continued pretraining).
     """
-    prompt_ids = tokenizer.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True)
+    prompt_ids = []
+    if prompt:
+        prompt_ids = tokenizer.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True)
     if isinstance(prompt_ids, dict) or hasattr(prompt_ids, "keys"):
         prompt_ids = prompt_ids["input_ids"]
     target_ids = tokenizer(target + tokenizer.eos_token, add_special_tokens=False)["input_ids"]

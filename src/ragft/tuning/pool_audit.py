@@ -67,7 +67,8 @@ def training_overlaps(training: dict[str, list[dict]], pools: dict[str, list[dic
 
 def current_training_facts(seed: int = CURRENT_TRAINING_SEED) -> dict[str, list[dict]]:
     """The facts today's adapters train on, as pool-shaped records: the behavior adapter's "train" split
-    (`behavior_data.split_facts`) and the knowledge adapter's facts (`knowledge_data.knowledge_facts`)."""
+    (`behavior_data.split_facts`) and the knowledge adapters' facts (`knowledge_data.knowledge_facts`, pool
+    records of T and C; the QA-tuned and the document-tuned adapter share them)."""
     from ragft.corpus.data import load_evalset
     from ragft.tuning import behavior_data as bd
     from ragft.tuning import knowledge_data as kd
@@ -89,7 +90,7 @@ def current_training_facts(seed: int = CURRENT_TRAINING_SEED) -> dict[str, list[
     facts = bd.fact_items()
     assignment = bd.split_facts(facts, seed=seed)
     behavior = [records[f] for f, split in sorted(assignment.items()) if split == "train"]
-    knowledge = [records[f["fact_id"]] for f in kd.knowledge_facts(seed=seed)]
+    knowledge = kd.knowledge_facts()
     return {"behavior_train": behavior, "knowledge_train": knowledge}
 
 
