@@ -135,13 +135,23 @@ def test_retraining_the_behavior_adapter_reproduces_it(tmp_path):
     assert rates[0] >= 0.9  # the issue's target for the tuned model
 
 
+# The learning rate is constant after its warm-up (ragft.tuning.lora._lr_at), so the first N steps of the
+# committed run are exactly an N-step run: retraining a prefix checks the recipe at a fraction of the cost.
+PREFIX_STEPS = {"knowledge": 12, "documents": 6}
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # ~8 minutes of CPU
-def test_retraining_the_knowledge_adapter_reproduces_it(tmp_path):
-    """~8 minutes of CPU on one thread: retrain and compare the record (loss per step)."""
-    committed = load_training_record(ex.adapters_dir() / "knowledge")
-    record = ex.train_knowledge_adapter(tmp_path / "knowledge", progress=False)
-    _same_losses(record["loss"], committed["loss"])
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("name", ["knowledge", "documents"])
+def test_retraining_a_knowledge_adapter_reproduces_its_first_steps(name, tmp_path, monkeypatch):
+    """The first steps of the QA-tuned (~1 CPU-minute) or document-tuned (~2) run, against the record."""
+    committed = load_training_record(ex.adapters_dir() / name)
+    steps = PREFIX_STEPS[name]
+    config_name = {"knowledge": "KNOWLEDGE_CONFIG", "documents": "DOCUMENTS_CONFIG"}[name]
+    monkeypatch.setattr(ex, config_name, getattr(ex, config_name).with_(max_steps=steps, epochs=1.0))
+    train = {"knowledge": ex.train_knowledge_adapter, "documents": ex.train_documents_adapter}[name]
+    record = train(tmp_path / name, progress=False)
+    _same_losses(record["loss"], committed["loss"][:steps])
     assert record["trainable"] == committed["trainable"]
 
 
@@ -165,16 +175,6 @@ def test_knowledge_cards_say_what_the_adapters_saw(tmp_path):
     ex._write_card(tmp_path, "documents", dataset)
     card = " ".join((tmp_path / "README.md").read_text().split())
     assert "4 pieces of at most 256 tokens (900 tokens in all)" in card and "the 1 gold sections" in card
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3600)  # ~11 minutes of CPU
-def test_retraining_the_documents_adapter_reproduces_it(tmp_path):
-    """~11 minutes of CPU on one thread: retrain and compare the record (loss per step, dataset)."""
-    committed = load_training_record(ex.adapters_dir() / "documents")
-    record = ex.train_documents_adapter(tmp_path / "documents", progress=False)
-    _same_losses(record["loss"], committed["loss"])
-    assert record["dataset"] == committed["dataset"] and record["trainable"] == committed["trainable"]
 
 
 def test_failure_mode_run_names_the_argument():

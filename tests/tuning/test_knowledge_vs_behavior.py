@@ -22,46 +22,31 @@ Q = {
 GOLD, OTHER = chunk("g", "Default: ``True``"), chunk("o", "Something else")
 
 
-@pytest.mark.parametrize(
-    "output, passages, structured, expected",
-    [
-        (
-            '{"answer": "True", "citations": [1]}',
-            [GOLD, OTHER],
-            True,
-            {"correct": True, "compliant": True, "cites_gold": True, "confabulated": False},
-        ),
-        (
-            '{"answer": "True", "citations": [2]}',
-            [GOLD, OTHER],
-            True,
-            {"correct": True, "compliant": True, "cites_gold": False},
-        ),
-        (
-            '{"answer": "False", "citations": [2]}',
-            [GOLD, OTHER],
-            True,
-            {"correct": False, "confabulated": True, "stale": True},
-        ),
-        (
-            '{"answer": "not in the documents", "citations": []}',
-            [OTHER],
-            True,
-            {"correct": False, "abstained": True, "confabulated": False, "compliant": True},
-        ),
-        (
-            "The default is True [1]",
-            [GOLD],
-            True,
-            {"correct": True, "compliant": False, "confabulated": False},
-        ),
-        ("False", [], False, {"correct": False, "compliant": False, "confabulated": True, "stale": True}),
-        ("I don't know.", [], False, {"abstained": True, "confabulated": False}),
-        ("True", [], False, {"correct": True, "confabulated": False, "stale": False}),
-    ],
-)
-def test_score_output_on_both_axes(output, passages, structured, expected):
-    scored = kvb.score_output(output, Q, passages, structured)
+J_TRUE_1 = '{"answer": "True", "citations": [1]}'
+J_TRUE_2 = '{"answer": "True", "citations": [2]}'
+J_FALSE_2 = '{"answer": "False", "citations": [2]}'
+J_ABSTAIN = '{"answer": "not in the documents", "citations": []}'
+CASES = [
+    (
+        J_TRUE_1,
+        [GOLD, OTHER],
+        {"correct": True, "compliant": True, "cites_gold": True, "confabulated": False},
+    ),
+    (J_TRUE_2, [GOLD, OTHER], {"correct": True, "compliant": True, "cites_gold": False}),
+    (J_FALSE_2, [GOLD, OTHER], {"correct": False, "confabulated": True, "stale": True}),
+    (J_ABSTAIN, [OTHER], {"correct": False, "abstained": True, "confabulated": False, "compliant": True}),
+    ("The default is True [1]", [GOLD], {"correct": True, "compliant": False, "confabulated": False}),
+    ("The default is False [1]", [GOLD], {"correct": False, "compliant": False, "confabulated": True}),
+    ('{"answer": "False", "citations": [', [GOLD], {"correct": False, "confabulated": False}),
+    ("False", [], {"correct": False, "compliant": False, "confabulated": True, "stale": True}),
+    ("I don't know.", [], {"abstained": True, "confabulated": False}),
+    ("True", [], {"correct": True, "confabulated": False, "stale": False}),
+]
+
+
+@pytest.mark.parametrize("output, passages, expected", CASES)
+def test_score_output_on_both_axes(output, passages, expected):
+    scored = kvb.score_output(output, Q, passages)
     assert {k: scored[k] for k in expected} == expected
 
 
@@ -129,3 +114,30 @@ def test_demo_index_picks_the_first_question_showing_all_four_behaviors(tmp_path
     assert kvb.deterministic_part(loaded) == {"a": [1, 2], "b": 1}
     with pytest.raises(FileNotFoundError, match="knowledge-vs-behavior --save"):
         kvb.load_record(tmp_path / "missing.json")
+
+
+def test_generation_stops_only_after_a_closed_json_object():
+    assert kvb.until_json_closes("The default is")  # prose runs on: it is scored whole
+    assert kvb.until_json_closes('{"answer": "True", "cit')
+    assert kvb.until_json_closes('{"answer": "True", "citations": [1]}')
+    assert not kvb.until_json_closes('{"answer": "True", "citations": [1]} and')
+
+
+def test_the_committed_record_follows_from_its_outputs_and_asks_no_trained_fact():
+    """The numbers notebooks 01 and 06 show are the committed outputs scored by this module, and no asked
+    fact of the unseen pool was in any adapter's training data."""
+    from ragft.tuning.reader_adapter import reader_records
+
+    record = kvb.load_record()
+    questions = record["questions"]
+    assert questions == kvb.question_set(record["config"]["n_unseen"], record["config"]["seed"])
+    retrieved, oracle = kvb.passages_for(questions)
+    scores = kvb.score_all(questions, record["outputs"], retrieved, oracle)
+    assert scores == record["scores"]
+    summary = kvb.summarize(questions, scores)
+    assert {key: record[key] for key in summary} == summary
+    trained = {r["id"] for r in reader_records()}
+    from ragft.tuning.knowledge_data import knowledge_facts
+
+    trained |= {f["fact_id"] for f in knowledge_facts()}
+    assert not {q["id"] for q in questions if q["pool"] == "unseen"} & trained

@@ -69,7 +69,8 @@ GEN_BATCH = 16  # at most this many prompts per generate() call: fewer decoding 
 # ~430 MB (KV cache, attention and the heap fragments a growing cache leaves), 1,200 by ~150 MB, for ~5% more
 # CPU time and identical outputs.
 BATCH_TOKENS = 1200
-# General prompts the base model answers correctly, each with a word the right answer contains.
+# General prompts (24, so that forgetting is a rate with an interval, not an anecdote), each with the words
+# a right answer contains.
 GENERAL_PROMPTS = (
     ("What is the capital of France?", "paris"),
     ("What color is the sky on a clear day?", "blue"),
@@ -77,6 +78,24 @@ GENERAL_PROMPTS = (
     ("How many days are there in a week?", "seven|7"),
     ("What is the chemical symbol for gold?", "au"),
     ("What is the capital of Italy?", "rome"),
+    ("What is the largest ocean on Earth?", "pacific"),
+    ("How many legs does a spider have?", "eight|8"),
+    ("What gas do plants take in from the air to make food?", "carbon dioxide|co2"),
+    ("At how many degrees Celsius does water freeze?", "zero|0"),
+    ("Who wrote Romeo and Juliet?", "shakespeare"),
+    ("What is the capital of Japan?", "tokyo"),
+    ("How many continents are there on Earth?", "seven|7"),
+    ("At how many degrees Celsius does water boil at sea level?", "100|hundred"),
+    ("Which animal is called the king of the jungle?", "lion|lions"),
+    ("What is the capital of Spain?", "madrid"),
+    ("How many hours are there in a day?", "24|twenty-four"),
+    ("What star is closest to Earth?", "sun"),
+    ("What language is mainly spoken in Brazil?", "portuguese"),
+    ("What is the capital of Germany?", "berlin"),
+    ("How many months are there in a year?", "12|twelve"),
+    ("What do bees make from nectar?", "honey"),
+    ("What is the chemical formula of water?", "h2o"),
+    ("Which planet is known as the red planet?", "mars"),
 )
 
 

@@ -141,9 +141,12 @@ def prompts_for(arm: str, questions: list[dict], retrieved: list[list], oracle: 
     return [reader_prompt(q["question"], p) for q, p in zip(questions, passages, strict=True)]
 
 
-def score_output(output: str, question: dict, passages: list, structured: bool) -> dict:
+def score_output(output: str, question: dict, passages: list) -> dict:
     """One output on both axes: correct, compliant, abstained, confabulated (and stale, for C); for the
-    document arms also whether it cites a passage that shows the gold answer."""
+    document arms also whether it cites a passage that shows the gold answer.
+
+    Confabulated: it states an answer (prose, or a JSON reply in the schema), does not abstain, and is wrong.
+    A broken JSON reply states nothing; it is a format failure, counted by `compliant`."""
     from ragft.tuning.behavior_data import passage_contains
 
     parsed = parse_reader_output(output, len(passages))
@@ -152,7 +155,7 @@ def score_output(output: str, question: dict, passages: list, structured: bool) 
     else:
         answer, abstained = output.strip(), is_abstention(output) or not output.strip()
     correct = not abstained and answer_matches(answer, question["gold"])
-    well_formed = parsed["compliant"] if structured else bool(answer)
+    well_formed = parsed["compliant"] if output.lstrip().startswith("{") else bool(answer)
     cites_gold = bool(parsed["compliant"] and parsed["citations"]) and all(
         passage_contains(shown_text(passages[c - 1]), question["gold"]) for c in parsed["citations"]
     )
@@ -169,6 +172,31 @@ def score_output(output: str, question: dict, passages: list, structured: bool) 
         "confabulated": well_formed and not abstained and not correct,
         "cites_gold": cites_gold,
         "stale": stale,
+    }
+
+
+def until_json_closes(text: str) -> bool:
+    """Keep generating unless the output is a JSON object that has closed (then nothing after it counts).
+
+    The same stop for every document arm: a reply in prose runs to its token limit, so the base model's
+    answers are scored whole on the knowledge axis even though they miss the format."""
+    from ragft.tuning.compliance import can_still_comply
+
+    return not text.lstrip().startswith("{") or can_still_comply(text)
+
+
+def score_all(questions: list[dict], outputs: dict[str, list[str]], retrieved: list, oracle: list) -> dict:
+    """Every arm's outputs scored (score_output), each against the passages that arm was shown."""
+    none = [[] for _ in questions]
+    shown = {"closed": none, "rag": retrieved, "oracle": oracle, "none": none}
+    return {
+        arm: [
+            score_output(o, q, p)
+            for o, q, p in zip(
+                outputs[arm], questions, shown[ARM_SETUP.get(arm, (None, "closed"))[1]], strict=True
+            )
+        ]
+        for arm in ARMS
     }
 
 
@@ -214,7 +242,6 @@ def run_experiment(
 ) -> dict:
     """Every arm on the same questions; returns the JSON-ready report (rates, intervals, costs, outputs)."""
     from ragft.runtime.budget import peak_rss_mb
-    from ragft.tuning.compliance import can_still_comply
     from ragft.tuning.experiments import _generate, adapter_costs, load_models
 
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -227,14 +254,8 @@ def run_experiment(
         train_reader_adapter(progress=progress)
     questions = question_set(n_unseen, seed)
     retrieved, oracle = passages_for(questions)
-    passages_of = {"closed": None, "rag": retrieved, "oracle": oracle, "none": [[] for _ in questions]}
     model, tokenizer = load_models(("knowledge", "documents", "reader"))
     outputs = {"constant": constant_answers(questions)}
-    scores = {
-        "constant": [
-            score_output(o, q, [], False) for o, q in zip(outputs["constant"], questions, strict=True)
-        ]
-    }
     costs: dict[str, dict] = {}
     for arm, (adapter, family) in ARM_SETUP.items():
         prompts = prompts_for(arm, questions, retrieved, oracle)
@@ -246,14 +267,10 @@ def run_experiment(
             prompts,
             adapter,
             READER_MAX_NEW_TOKENS if structured else CLOSED_MAX_NEW_TOKENS,
-            can_still_comply if structured else None,
+            until_json_closes if structured else None,
             arm,
         )
         seconds = time.process_time() - cpu
-        shown = passages_of[family] or [[] for _ in questions]
-        scores[arm] = [
-            score_output(o, q, p, structured) for o, q, p in zip(outputs[arm], questions, shown, strict=True)
-        ]
         texts = [
             tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False)
             for p in prompts
@@ -263,6 +280,7 @@ def run_experiment(
             "cpu_seconds_per_answer": round(seconds / len(questions), 3),
             "prompt_tokens_mean": round(sum(tokens) / len(tokens)),
         }
+    scores = score_all(questions, outputs, retrieved, oracle)
     pools = [q["pool"] for q in questions]
     return {
         "experiment": "knowledge-vs-behavior",
