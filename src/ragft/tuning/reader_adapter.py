@@ -14,24 +14,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ragft.tuning.lora import LoraTrainConfig
+from ragft.tuning.experiments import BEHAVIOR_CONFIG
 from ragft.tuning.reader_data import build_reader_records, parse_reader_output, reader_prompt, training_pairs
 
 SEED = 0
-# As the behavior adapter (top 10 of 30 layers, r=8): the format and the copying are decided late in the
-# network. 64 steps of 4 see each training record about once.
-READER_CONFIG = LoraTrainConfig(
-    rank=8,
-    alpha=16,
-    layers=tuple(range(20, 30)),
-    learning_rate=2e-3,
-    max_steps=64,
-    batch_size=4,
-    micro_batch_size=1,
-    gradient_checkpointing=True,
-    max_length=800,
-    seed=SEED,
-)
+# The behavior adapter's recipe (top 10 of 30 layers, r=8: the format and the copying are decided late in the
+# network), 64 steps of 4 so that each training record is seen about once, longer sequences (three passages)
+# in micro-batches of one for memory.
+READER_CONFIG = BEHAVIOR_CONFIG.with_(max_steps=64, micro_batch_size=1, max_length=800)
 READER_MAX_NEW_TOKENS = 48
 READER_CARD = """
 **What it saw** (the reader, `ragft.tuning.reader_adapter.train_reader_adapter`): {train} RAFT-style
