@@ -12,7 +12,6 @@ abstention). A confabulation is a well-formed, non-abstaining, wrong answer.
 
 from __future__ import annotations
 
-import random
 import time
 from collections import defaultdict
 
@@ -51,19 +50,11 @@ ARM_SETUP = {
 
 
 def stratified(records: list[dict], n: int, seed: int = SEED) -> list[dict]:
-    """n records drawn so that each kind keeps its share (largest remainders), sorted by id."""
-    if not 1 <= n <= len(records):
-        raise ValueError(f"n must be between 1 and {len(records)}, got {n}")
-    by_kind: dict[str, list[dict]] = defaultdict(list)
-    for r in sorted(records, key=lambda r: r["id"]):
-        by_kind[r["kind"]].append(r)
-    exact = {k: n * len(v) / len(records) for k, v in by_kind.items()}
-    quota = {k: int(x) for k, x in exact.items()}
-    for k in sorted(exact, key=lambda k: (-(exact[k] - quota[k]), k))[: n - sum(quota.values())]:
-        quota[k] += 1
-    rng = random.Random(seed)
-    picked = [r for k in sorted(by_kind) for r in rng.sample(by_kind[k], quota[k])]
-    return sorted(picked, key=lambda r: r["id"])
+    """n records, each kind keeping its share (ragft.rag.rag_eval.stratified_sample), sorted by id."""
+    from ragft.rag.rag_eval import stratified_sample
+
+    picked = set(stratified_sample({r["id"]: r["kind"] for r in records}, n, seed))
+    return sorted((r for r in records if r["id"] in picked), key=lambda r: r["id"])
 
 
 def question_set(n_unseen: int | None = N_UNSEEN, seed: int = SEED) -> list[dict]:
