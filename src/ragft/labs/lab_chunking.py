@@ -17,6 +17,9 @@ from ragft.retrieval.chunking import Chunk, count_tokens, split_blocks
 TIME_LIMIT_S = 3
 K = 5
 BASELINE = ("fixed", 256, 32)
+# How many dev questions a chunker may find fewer than the baseline and still pass: a difference of one or two
+# of 124 questions is noise (their intervals overlap almost entirely), so a strict "beats" would fail sound work.
+RECALL_SLACK_QUESTIONS = 2
 
 CODE_TEXT = (
     "Install the package, then add it to your settings::\n\n"
@@ -278,4 +281,5 @@ def evaluate(chunker: Chunker | None = None, size: int = 256, overlap: int = 32,
         "recall@5": result[f"recall@{K}"],
         "context_tokens": result["context_tokens"],
         "chunks": len(chunks),
+        "questions": len(evalset.queries),
     }
