@@ -1,5 +1,5 @@
 """Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
-eval-retrieval | labs build|check|grade|release | notebook run`.
+eval-retrieval | ask | experiment | labs build|check|grade|release | notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -165,6 +165,31 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from ragft.hybrid import ask
+
+    if (args.question is None) == (args.questions is None):
+        raise ValueError("give one QUESTION or --questions FILE.jsonl, not both and not neither")
+    if args.docs is not None and args.version is not None:
+        raise ValueError("--docs and --version exclude each other: --version picks Django's manual")
+    if args.questions is not None:
+        questions = ask.read_questions(args.questions)
+    else:
+        questions = [{"id": 1, "question": ask.check_question(args.question)}]
+    answers = ask.answer_questions(
+        questions, args.method, args.version or ask.DEFAULT_VERSION, args.docs, progress=True
+    )
+    for item in answers:
+        if args.json or args.questions is not None:
+            print(json.dumps(item, ensure_ascii=False))
+            continue
+        print(f"answer: {item['answer']}" + ("  (abstained)" if item["abstained"] else ""))
+        print("cites:  " + (", ".join(item["citations"]) or "nothing"))
+        for passage in item["passages"]:
+            print(f"  [{passage['number']}] {', '.join(passage['sources'])}")
+    return 0
+
+
 def _knowledge_vs_behavior(args: argparse.Namespace) -> int:
     from ragft.tuning import knowledge_vs_behavior as kvb
 
@@ -270,6 +295,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="hybrid only: dense's share")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=_cmd_eval_retrieval)
+
+    from ragft.hybrid.ask import METHODS as ASK_METHODS
+    from ragft.hybrid.ask import VERSIONS
+
+    ask = sub.add_parser(
+        "ask",
+        help="answer a question with the system the course builds (closed-book, RAG or the hybrid)",
+        description="Answer QUESTION (or every line of --questions) from Django's manual or your own "
+        "documents. One JSON line per question with --json or --questions.",
+    )
+    ask.add_argument("question", nargs="?", help="the question (or use --questions)")
+    ask.add_argument("--questions", help='a JSON-lines file, one {"id": ..., "question": ...} per line')
+    ask.add_argument("--method", choices=ASK_METHODS, default="hybrid", help="default: hybrid")
+    ask.add_argument("--version", choices=VERSIONS, help="which Django manual to search (default 5.2)")
+    ask.add_argument("--docs", help="a folder of .txt/.md/.rst files to search instead of Django's manual")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.set_defaults(func=_cmd_ask)
 
     experiment = sub.add_parser(
         "experiment",

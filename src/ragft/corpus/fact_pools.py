@@ -54,6 +54,13 @@ def fact_keys(record: dict) -> set[tuple[str, str]]:
     return keys
 
 
+def gold_answer(record: dict) -> tuple[str, list[str]]:
+    """(answer, gold section ids) of a pool record in the newest version that states it."""
+    if record["gold_52"]:
+        return record["answer_52"] or record["answer"], record["gold_52"]
+    return record["answer_42"] or record["answer"], record["gold_42"]
+
+
 def candidates(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
     """One pool record per fact id found in either version (see `ragft.corpus.version_facts`), sorted by id.
 

@@ -157,13 +157,16 @@ def _train(
 
 
 def dev_compliance(model, tokenizer, dev: list[dict], progress: bool = False) -> float:
-    """Compliance of the model (as it is) on the dev records: the checkpoint measure of the failure runs."""
+    """Compliance of the model (as it is) on the dev records: the checkpoint measure of the failure runs.
+    Batches are sized by prompt length (batch_size_for): during training the optimizer's state is in memory
+    too, and 16 prompts at once took the run ~300 MB over its budget."""
+    prompts = [bd.messages(r) for r in dev]
     outputs = generate_batch(
         model,
         tokenizer,
-        [bd.messages(r) for r in dev],
+        prompts,
         BEHAVIOR_MAX_NEW_TOKENS,
-        GEN_BATCH,
+        batch_size_for(tokenizer, prompts),
         keep_going=cp.can_still_comply,
         progress=progress,
         desc="dev compliance",
@@ -345,7 +348,11 @@ def batch_size_for(tokenizer, prompts) -> int:
     return max(1, min(GEN_BATCH, BATCH_TOKENS * 4 // max(longest, 1)))  # ~4 characters per token
 
 
-def _generate(model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""):
+def generate_with(
+    model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""
+) -> list[str]:
+    """Generate for every prompt with the named adapter on (None: the base model), in batches sized by
+    prompt length (batch_size_for)."""
     batch = batch_size_for(tokenizer, prompts)
     if adapter is None:
         with model.disable_adapter():
@@ -360,8 +367,8 @@ def forgetting(model, tokenizer, adapter: str) -> dict:
     import re
 
     prompts = [[{"role": "user", "content": q}] for q, _ in GENERAL_PROMPTS]
-    base = _generate(model, tokenizer, prompts, None, 24, desc="general prompts, base")
-    tuned = _generate(model, tokenizer, prompts, adapter, 24, desc=f"general prompts, {adapter}")
+    base = generate_with(model, tokenizer, prompts, None, 24, desc="general prompts, base")
+    tuned = generate_with(model, tokenizer, prompts, adapter, 24, desc=f"general prompts, {adapter}")
     ok = [lambda text, k=k: bool(re.search(rf"\b({k})\b", text.lower())) for _, k in GENERAL_PROMPTS]
     rows = [
         {"prompt": q, "base": b, "tuned": t, "base_right": f(b), "tuned_right": f(t), "changed": b != t}
@@ -413,7 +420,7 @@ def behavior_experiment(train: bool = False, model=None, tokenizer=None) -> dict
     }
     outputs, scores = {}, {}
     for name, (prompts, adapter) in conditions.items():
-        outputs[name] = _generate(
+        outputs[name] = generate_with(
             model, tokenizer, prompts, adapter, BEHAVIOR_MAX_NEW_TOKENS, cp.can_still_comply, name
         )
         scores[name] = cp.score_outputs(outputs[name], test)
@@ -468,7 +475,7 @@ def knowledge_experiment(
     }
     outputs, right = {}, {}
     for name, (prompts, adapter) in conditions.items():
-        outputs[name] = _generate(model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=name)
+        outputs[name] = generate_with(model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=name)
         right[name] = [answer_matches(o, f["answer"]) for o, f in zip(outputs[name], facts, strict=True)]
     hits = [any(d in f["gold_52"] for d in docs) for f, docs in zip(facts, found, strict=True)]
     n = len(facts)
@@ -545,7 +552,7 @@ def closed_book_scores(
     scores, outputs = {}, {}
     for adapter in adapters:
         name = adapter or "base"
-        said = _generate(
+        said = generate_with(
             model, tokenizer, prompts, adapter, KNOWLEDGE_MAX_NEW_TOKENS, desc=f"closed book, {name}"
         )
         outputs[name], at = {}, 0

@@ -15,10 +15,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+from ragft.corpus.fact_pools import gold_answer
 from ragft.rag.answers import answer_matches
 from ragft.rag.rag_eval import is_abstention
 from ragft.runtime.stats import wilson_interval
-from ragft.tuning.reader_data import gold_answer, parse_reader_output, reader_prompt, shown_text
+from ragft.tuning.reader_data import parse_reader_output, reader_prompt, shown_text
 
 ARMS = (
     "constant",
@@ -233,7 +234,7 @@ def run_experiment(
 ) -> dict:
     """Every arm on the same questions; returns the JSON-ready report (rates, intervals, costs, outputs)."""
     from ragft.runtime.budget import peak_rss_mb
-    from ragft.tuning.experiments import _generate, adapter_costs, load_models
+    from ragft.tuning.experiments import adapter_costs, generate_with, load_models
 
     started, cpu_started = time.perf_counter(), time.process_time()
     if train:
@@ -252,7 +253,7 @@ def run_experiment(
         prompts = prompts_for(arm, questions, retrieved, oracle)
         structured = family != "closed"
         cpu = time.process_time()
-        outputs[arm] = _generate(
+        outputs[arm] = generate_with(
             model,
             tokenizer,
             prompts,

@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Sequence
 
+from ragft.corpus.fact_pools import gold_answer
 from ragft.rag.pipeline import format_passage
 from ragft.tuning.behavior_data import passage_contains
 
@@ -52,13 +53,6 @@ def target_text(answer: str | None, citation: int | None) -> str:
     if citation is None or citation < 1:
         raise ValueError(f"citation must be a passage number >= 1 when there is an answer, got {citation!r}")
     return json.dumps({"answer": answer, "citations": [citation]})
-
-
-def gold_answer(record: dict) -> tuple[str, list[str]]:
-    """(answer, gold section ids) of a pool record in the newest version that states it."""
-    if record["gold_52"]:
-        return record["answer_52"] or record["answer"], record["gold_52"]
-    return record["answer_42"] or record["answer"], record["gold_42"]
 
 
 def shown_text(chunk) -> str:

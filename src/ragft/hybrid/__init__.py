@@ -1,0 +1,1 @@
+"""The hybrid architecture (notebook 07): the reader adapter for behavior, retrieval for knowledge."""
