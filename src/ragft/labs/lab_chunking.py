@@ -17,8 +17,8 @@ from ragft.retrieval.chunking import Chunk, count_tokens, split_blocks
 TIME_LIMIT_S = 3
 K = 5
 BASELINE = ("fixed", 256, 32)
-# How many dev questions a chunker may find fewer than the baseline and still pass: a difference of one or two
-# of 124 questions is noise (their intervals overlap almost entirely), so a strict "beats" would fail sound work.
+# How many dev questions a chunker may find fewer than the baseline and still pass: a difference of one or
+# two of 124 questions is noise (their intervals overlap almost entirely); a strict "beats" fails sound work.
 RECALL_SLACK_QUESTIONS = 2
 
 CODE_TEXT = (
