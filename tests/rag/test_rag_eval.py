@@ -17,8 +17,11 @@ from ragft.rag.rag_eval import (
     stratified_sample,
     subject_term,
     taxonomy_counts,
+    taxonomy_figure,
+    taxonomy_panels,
     term_in_texts,
 )
+from ragft.runtime.stats import wilson_interval
 
 SECTIONS = {"c-gold#s0": ("gold",), "c-other#s0": ("other",), "c-both#s0": ("gold", "other")}
 
@@ -221,3 +224,38 @@ def test_run_rag_eval_builds_an_honest_not_in_store_case():
     assert len(stale) == 4 and all(r["class"] == "not_in_store" and not r["gold_in_context"] for r in stale)
     assert result["taxonomy"]["not_in_store"] == 4
     assert result["not_in_store"]["store"]["candidates"] >= 4
+
+
+def _taxonomy_results(classes, stale_abstained):
+    records = [{"class": c} for c in classes]
+    stale = [{"abstained": a, "supported": False, "correct": False} for a in stale_abstained]
+    return {"records": records, "not_in_store": not_in_store_outcomes(stale)}
+
+
+def test_taxonomy_panels_never_mix_the_two_samples():
+    results = _taxonomy_results(
+        ["correct", "not_retrieved", "retrieved_but_ignored", "retrieved_but_ignored"], [False] * 3
+    )
+    rows = taxonomy_panels(results)
+    answerable = {r["outcome"]: r for r in rows if r["panel"] == "answerable"}
+    stale = {r["outcome"]: r for r in rows if r["panel"] == "not in the store"}
+    assert set(answerable) == {"correct", "not_retrieved", "retrieved_but_ignored"}
+    assert set(stale) == {"abstained", "confabulated"}
+    assert {r["n"] for r in answerable.values()} == {4} and {r["n"] for r in stale.values()} == {3}
+    assert answerable["retrieved_but_ignored"]["share"] == 0.5 and stale["confabulated"]["share"] == 1.0
+    assert (stale["abstained"]["low"], stale["abstained"]["high"]) == wilson_interval(0, 3)
+    assert sum(r["count"] for r in answerable.values()) == 4 and sum(r["count"] for r in stale.values()) == 3
+    mixed = {"records": [{"class": "not_in_store"}], "not_in_store": results["not_in_store"]}
+    with pytest.raises(ValueError, match="answerable questions only"):
+        taxonomy_panels(mixed)
+
+
+def test_taxonomy_figure_has_one_panel_per_sample_titled_with_its_n():
+    fig = taxonomy_figure(
+        _taxonomy_results(["correct"] * 3 + ["retrieved_but_ignored"] * 5, [False, True]), "T"
+    )
+    left, right = fig.axes
+    assert "(n=8)" in left.get_title() and "(n=2)" in right.get_title()
+    assert "8" in left.get_xlabel() and "2" in right.get_xlabel() and left.get_ylabel()
+    assert fig._suptitle.get_text().startswith("T")
+    assert all(0 <= bar.get_width() <= 1 for ax in fig.axes for bar in ax.patches)  # shares, not counts

@@ -82,3 +82,51 @@ def test_sweep_rows_and_best_config():
 def test_config_labels_say_the_unit():
     assert E.Config("sentence", 3, 1).label == "sentence 3/1 sent"
     assert E.Config("fixed", 256, 32).label == "fixed 256/32 tok"
+
+
+def test_per_query_recall_keeps_the_score_of_every_question():
+    sections, ev = _tiny()
+    chunks = [
+        _chunk("p#x#0", "Default blue widget colour", ["p#x"], "DEFAULT_WIDGET"),
+        _chunk("p#y#0", "databases", ["p#y"], "OTHER"),
+    ]
+    assert E.per_query_recall(chunks, ev, k=1) == {"q1": 1.0}
+    assert (
+        E.per_query_recall(chunks, ev, k=1)["q1"]
+        == E.evaluate_chunks(chunks, {"dev": ev}, k=1)["dev"]["recall@1"]
+    )
+    empty = EvalSet("t", "dev", {}, {}, {})
+    with pytest.raises(ValueError, match="no judged queries"):
+        E.per_query_recall(chunks, empty)
+
+
+def test_labels_of_coinciding_points_are_merged():
+    points = [
+        (1250.0, 0.413, "512/0"),
+        (1251.0, 0.413, "512/64"),
+        (500.0, 0.35, "128/0"),
+        (510.0, 0.30, "128/16"),
+    ]
+    groups = E.label_groups(points, x_span=2000.0, y_span=0.2)
+    assert (1251.0, 0.413, "512/0, 512/64") in groups
+    assert {text for _, _, text in groups} == {"512/0, 512/64", "128/0", "128/16"}  # 0.05 apart: kept apart
+    assert len(E.label_groups(points, 2000.0, 0.2, tolerance=0.0)) == 4
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        E.label_groups(points, 1.0, 1.0, tolerance=-1)
+
+
+def test_sweep_figure_prints_no_label_on_top_of_another():
+    rows = [
+        {
+            "strategy": "structure",
+            "size": 512,
+            "overlap": o,
+            "dev recall@5": 0.41,
+            "dev context tokens": 1237.0,
+        }
+        for o in (0, 64)
+    ] + [{"strategy": "fixed", "size": 128, "overlap": 0, "dev recall@5": 0.28, "dev context tokens": 627.0}]
+    fig = E.sweep_figure(rows, ["dev"])
+    (ax,) = fig.axes
+    assert sorted(t.get_text() for t in ax.texts) == ["128/0", "512/0, 512/64"]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()

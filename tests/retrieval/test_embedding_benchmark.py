@@ -5,6 +5,7 @@ import pytest
 
 from ragft.corpus.data import EvalSet
 from ragft.retrieval import embedding_benchmark as eb
+from ragft.runtime.stats import bootstrap_mean_interval, wilson_interval
 
 
 def evalset(queries):
@@ -98,6 +99,18 @@ def test_gold_ranks_and_summary():
     }
     assert by["bm25", "paraphrase"]["mrr"] == 0.0
     assert by["dense", "all"]["first"] == 1 and by["dense", "all"]["mrr"] == pytest.approx(0.75)
+    with_ci = {
+        (r["retriever"], r["queries"]): r for r in eb.summarize(pairs, {"dense": [2, 1]}, intervals=True)
+    }
+    assert with_ci["dense", "all"]["first (95% CI)"] == "1/2 = 50% (95% CI 9-91%)"
+    mean, low, high = bootstrap_mean_interval([0.5, 1.0])
+    assert with_ci["dense", "all"]["mrr (95% CI)"] == f"0.750 ({low:.3f}-{high:.3f})" and low < 0.75 < high
+    assert (
+        with_ci["dense", "identifier"]["mrr"] == by["dense", "identifier"]["mrr"]
+    )  # the means are unchanged
+    # every gold document first: not a point interval, the Wilson interval of 2/2
+    perfect = eb.summarize(pairs, {"bm25": [1, 1]}, intervals=True)[-1]
+    assert perfect["mrr (95% CI)"] == f"1.000 ({wilson_interval(2, 2)[0]:.3f}-1.000)"
 
 
 class CountingEmbedder:

@@ -7,6 +7,7 @@ import pytest
 from ir_measures import MRR, R, nDCG
 
 from ragft.retrieval import metrics
+from ragft.runtime import stats
 
 
 def test_recall_counts_relevant_in_top_k_over_all_relevant():
@@ -52,3 +53,17 @@ def test_matches_ir_measures_on_a_random_run():
     assert ours["recall@10"] == pytest.approx(theirs[R @ 10], abs=1e-4)
     assert ours["recall@100"] == pytest.approx(theirs[R @ 100], abs=1e-4)
     assert ours["mrr@10"] == pytest.approx(theirs[MRR @ 10], abs=1e-4)
+
+
+def test_evaluate_with_intervals_brackets_the_mean_of_each_metric():
+    qrels = {f"q{i}": {"a": 1} for i in range(8)}
+    run = {f"q{i}": (["a"] if i < 4 else ["x", "a"] if i < 6 else ["x"]) for i in range(8)}
+    scores = metrics.evaluate_with_intervals(run, qrels, ["recall@10", "mrr@10"])
+    means = metrics.evaluate(run, qrels, ["recall@10", "mrr@10"])
+    for name, (mean, low, high) in scores.items():
+        assert mean == pytest.approx(means[name]) and low <= mean <= high
+    # recall@10 is found-or-not on every query here: a rate, with its Wilson interval
+    assert scores["recall@10"] == (0.75, *stats.wilson_interval(6, 8))
+    assert scores["mrr@10"][1] < scores["mrr@10"][2]  # graded: a bootstrap interval, not a point
+    with pytest.raises(ValueError, match="qrels is empty"):
+        metrics.evaluate_with_intervals({}, {})

@@ -81,6 +81,20 @@ def test_every_faiss_index_finds_a_stored_vector(kind):
     assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
 
 
+def test_ivf_gets_no_more_lists_than_kmeans_can_train(capfd):
+    # faiss warns (on stderr, from C++) when k-means gets fewer than 39 points per centroid: sqrt(1434) = 37
+    # lists would need 1443 vectors, so 1434 get 36
+    assert retrieve.ivf_lists(1434) == 36 and retrieve.ivf_lists(10_000) == 100 and retrieve.ivf_lists(5) == 1
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        retrieve.ivf_lists(0)
+    rng = np.random.default_rng(0)
+    for n in (20, 200):
+        vectors = rng.normal(size=(n, 8)).astype(np.float32)
+        index = retrieve.build_faiss_index(vectors, "ivf")
+        assert index.nlist == retrieve.ivf_lists(n) and index.ntotal == n
+    assert "WARNING" not in capfd.readouterr().err
+
+
 def test_unknown_index_is_rejected():
     with pytest.raises(ValueError, match="index must be one of"):
         retrieve.build_faiss_index(np.zeros((2, 4), dtype=np.float32), "lsh")

@@ -34,6 +34,8 @@ def test_the_interval_narrows_as_the_sample_grows():
 
 def test_text_and_error_bars():
     assert stats.rate_with_interval(10, 32) == "10/32 = 31% (95% CI 18-49%)"
+    assert stats.rate_cell(10, 32) == "10/32 (18-49%)"
+    assert stats.rate_cell(0, 16) == "0/16 (0-19%)"
     below, above = stats.error_bar(10, 32)
     low, high = stats.wilson_interval(10, 32)
     assert below == pytest.approx(10 / 32 - low) and above == pytest.approx(high - 10 / 32)
@@ -45,3 +47,60 @@ def test_text_and_error_bars():
 def test_bad_counts_are_rejected(successes, n, message):
     with pytest.raises(ValueError, match=message):
         stats.wilson_interval(successes, n)
+
+
+def test_bootstrap_mean_interval_is_seeded_and_brackets_the_mean():
+    values = [0.0, 0.2, 0.5, 1.0, 0.33, 0.25, 1.0, 0.0]
+    mean, low, high = stats.bootstrap_mean_interval(values)
+    assert mean == pytest.approx(sum(values) / len(values)) and low < mean < high
+    assert stats.bootstrap_mean_interval(values) == (mean, low, high)  # same seed, same interval
+    assert stats.bootstrap_mean_interval([0.5, 0.5]) == (0.5, 0.5, 0.5)
+    with pytest.raises(ValueError, match="values must not be empty"):
+        stats.bootstrap_mean_interval([])
+    with pytest.raises(ValueError, match="samples must be >= 1"):
+        stats.bootstrap_mean_interval([1.0], samples=0)
+
+
+def test_mean_interval_uses_wilson_for_rates_and_the_bootstrap_for_graded_scores():
+    assert stats.mean_interval([1, 1, 0, 1]) == (0.75, *stats.wilson_interval(3, 4))
+    assert stats.mean_interval([0.0] * 9) == (0.0, 0.0, stats.wilson_interval(0, 9)[1])  # not a point
+    graded = [1.0, 0.5, 0.0, 1 / 3]
+    assert stats.mean_interval(graded) == stats.bootstrap_mean_interval(graded)
+
+
+def test_paired_bootstrap_resamples_differences_over_shared_queries():
+    mean, low, high = stats.paired_bootstrap(
+        {"q1": 1.0, "q2": 0.0, "q3": 0.5, "x": 9.0}, {"q1": 0.0, "q2": 0.0, "q3": 0.5}
+    )
+    assert mean == pytest.approx(1 / 3) and 0.0 <= low <= mean <= high <= 1.0  # 'x' is not shared: ignored
+    assert stats.paired_bootstrap({"q": 1.0}, {"q": 1.0}) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="share no query"):
+        stats.paired_bootstrap({"a": 1.0}, {"b": 1.0})
+
+
+def test_verdict_and_interval_text():
+    assert stats.verdict(0.01, 0.2) == "higher"
+    assert stats.verdict(-0.3, -0.05) == "lower"
+    assert stats.verdict(-0.1, 0.1) == "not distinguishable"
+    with pytest.raises(ValueError, match="low must be <= high"):
+        stats.verdict(0.2, 0.1)
+    assert stats.interval_text(0.8367, 0.7621, 0.9049) == "0.837 (0.762-0.905)"
+    with pytest.raises(ValueError, match="mean must lie in its interval"):
+        stats.interval_text(0.5, 0.6, 0.9)
+
+
+def test_proportion_and_exact_mcnemar():
+    assert stats.proportion([True, False, True, True]) == {
+        "k": 3,
+        "n": 4,
+        "rate": 0.75,
+        "low": round(stats.wilson_interval(3, 4)[0], 4),
+        "high": round(stats.wilson_interval(3, 4)[1], 4),
+    }
+    with pytest.raises(ValueError, match="flags must not be empty"):
+        stats.proportion([])
+    assert stats.mcnemar_exact(0, 0) == 1.0
+    assert stats.mcnemar_exact(5, 5) == 1.0
+    assert stats.mcnemar_exact(10, 0) == pytest.approx(2 / 2**10)  # all ten discordant pairs one way
+    assert stats.mcnemar_exact(2, 9) == pytest.approx(stats.mcnemar_exact(9, 2))
+    assert stats.mcnemar_exact(2, 8) == pytest.approx(2 * 56 / 1024)  # 2 P(X <= 2), X ~ Binomial(10, 1/2)

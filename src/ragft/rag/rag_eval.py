@@ -209,6 +209,90 @@ def not_in_store_outcomes(records: Sequence[dict]) -> dict[str, int]:
     }
 
 
+ANSWERABLE_OUTCOMES = ("correct", "not_retrieved", "retrieved_but_ignored")
+TAXONOMY_COLORS = {
+    "correct": "#31a354",
+    "not_retrieved": "#fdae6b",
+    "retrieved_but_ignored": "#e6550d",
+    "abstained": "#9e9ac8",
+    "confabulated": "#8c6bb1",
+}
+
+
+def taxonomy_panels(results: Mapping) -> list[dict]:
+    """The taxonomy as shares of two samples that are never mixed: the answerable test questions (correct,
+    not retrieved, retrieved but ignored, each a share of that sample's n) and the not-in-store questions
+    (abstained or confabulated, each a share of their own n). One row per outcome: panel, n, outcome,
+    count, share and its 95% Wilson interval (low, high)."""
+    from ragft.runtime.stats import wilson_interval
+
+    answerable = taxonomy_counts(results["records"])
+    if answerable["not_in_store"]:
+        raise ValueError("records must hold answerable questions only; not-in-store ones are counted apart")
+    stale = results["not_in_store"]
+    panels = {
+        "answerable": (len(results["records"]), {c: answerable[c] for c in ANSWERABLE_OUTCOMES}),
+        "not in the store": (stale["questions"], {c: stale[c] for c in NOT_IN_STORE_OUTCOMES}),
+    }
+    rows = []
+    for panel, (n, counts) in panels.items():
+        if n < 1 or sum(counts.values()) != n:
+            raise ValueError(f"{panel}: the outcomes must add up to the sample size {n}, got {counts}")
+        for outcome, count in counts.items():
+            low, high = wilson_interval(count, n)
+            rows.append(
+                {
+                    "panel": panel,
+                    "n": n,
+                    "outcome": outcome,
+                    "count": count,
+                    "share": count / n,
+                    "low": low,
+                    "high": high,
+                }
+            )
+    return rows
+
+
+def taxonomy_figure(results: Mapping, title: str = "Where the RAG answers end up"):
+    """Two panels, each titled with its own n: the answerable sample's classes and the not-in-store
+    questions' outcomes, as shares of their sample with 95% Wilson intervals."""
+    from matplotlib.figure import Figure
+
+    rows = taxonomy_panels(results)
+    panels = list(dict.fromkeys(r["panel"] for r in rows))
+    fig = Figure(figsize=(10, 3.2))
+    axes = fig.subplots(
+        1, len(panels), sharex=True, gridspec_kw={"width_ratios": [3, 2]} if len(panels) == 2 else None
+    )
+    headings = {
+        "answerable": "answerable test questions",
+        "not in the store": "questions not in the store",
+    }
+    for ax, panel in zip(axes, panels, strict=True):
+        mine = [r for r in rows if r["panel"] == panel][::-1]  # barh draws bottom-up: first outcome on top
+        labels = [r["outcome"].replace("_", " ") for r in mine]
+        shares = [r["share"] for r in mine]
+        errors = [[r["share"] - r["low"] for r in mine], [r["high"] - r["share"] for r in mine]]
+        ax.barh(labels, shares, xerr=errors, capsize=4, color=[TAXONOMY_COLORS[r["outcome"]] for r in mine])
+        for y, r in enumerate(mine):
+            ax.annotate(
+                f"{r['count']}/{r['n']}",
+                (r["high"], y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_xlim(0, 1.15)
+        ax.set_title(f"{headings.get(panel, panel)} (n={mine[0]['n']})", fontsize=10)
+        ax.set_xlabel(f"share of the {mine[0]['n']} questions")
+    axes[0].set_ylabel("outcome")
+    fig.suptitle(f"{title} (bars: 95% Wilson intervals)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def examples_by_class(records: Sequence[dict]) -> dict[str, dict | None]:
     """The first record (in the given order) of each class, None for a class nobody fell into."""
     return {name: next((r for r in records if r["class"] == name), None) for name in FAILURE_CLASSES}

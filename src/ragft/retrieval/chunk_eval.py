@@ -32,7 +32,7 @@ class Config(NamedTuple):
         return f"{self.strategy} {self.size}/{self.overlap} {unit}"
 
 
-# The sweep of notebook 02: the brief's sizes (256/32, 512/64), a smaller one, each without overlap
+# The sweep of notebook 02: the common sizes (256/32, 512/64), a smaller one, each without overlap
 # too; sentence windows (sizes in sentences) with and without overlap.
 SWEEP_CONFIGS: tuple[Config, ...] = tuple(
     [Config(s, size, ov) for s in ("fixed", "structure") for size in (128, 256, 512) for ov in (0, size // 8)]
@@ -94,6 +94,19 @@ def score_rankings(
     recalls = [chunk_recall(r, qrels[q], k) for r, q in zip(rankings, query_ids, strict=True)]
     tokens = [context_tokens(r, k) for r in rankings]
     return {f"recall@{k}": sum(recalls) / len(recalls), "context_tokens": sum(tokens) / len(tokens)}
+
+
+def per_query_recall(chunks: Sequence[Chunk], evalset, k: int = DEFAULT_K) -> dict[str, float]:
+    """recall@k of every judged query of one eval set on these chunks: {query id: recall}.
+
+    The same retrieval and scoring as `evaluate_chunks`, kept per query, so that two chunkings measured on the
+    same questions can be compared query by query (ragft.runtime.stats.paired_bootstrap).
+    """
+    query_ids = sorted(evalset.qrels)
+    if not query_ids:
+        raise ValueError("evalset has no judged queries")
+    rankings = retrieve_chunks(chunks, [evalset.queries[q]["text"] for q in query_ids], k)
+    return {q: chunk_recall(r, evalset.qrels[q], k) for q, r in zip(query_ids, rankings, strict=True)}
 
 
 def evaluate_chunks(chunks: Sequence[Chunk], evalsets: Mapping[str, object], k: int = DEFAULT_K) -> dict:
@@ -164,14 +177,46 @@ def best_config(rows: Sequence[dict], column: str) -> Config:
     return Config(best["strategy"], best["size"], best["overlap"])
 
 
+LABEL_TOLERANCE = 0.04  # points closer than this share of the axis span on both axes get one label
+
+
+def label_groups(
+    points: Sequence[tuple[float, float, str]],
+    x_span: float,
+    y_span: float,
+    tolerance: float = LABEL_TOLERANCE,
+) -> list[tuple[float, float, str]]:
+    """Merge the labels of points that would print on top of each other: points closer than tolerance x the
+    span on both axes share one label ('512/0, 512/64'), placed at the group's top right point."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    groups: list[list] = []
+    for x, y, text in points:
+        for group in groups:
+            if abs(group[0] - x) <= tolerance * x_span and abs(group[1] - y) <= tolerance * y_span:
+                group[2].append((x, y, text))
+                break
+        else:
+            groups.append([x, y, [(x, y, text)]])
+    return [
+        (max(p[0] for p in members), max(p[1] for p in members), ", ".join(p[2] for p in members))
+        for _, _, members in groups
+    ]
+
+
 def sweep_figure(rows: Sequence[dict], labels: Sequence[str], k: int = DEFAULT_K):
     """One panel per eval set label: recall@k against context tokens per query, one line per strategy
-    (points in sweep order, annotated size/overlap). Up and left is better."""
+    (points in sweep order, annotated size/overlap; labels of coinciding points merged). Up and left is
+    better."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6 * len(labels), 4.2))
     axes = fig.subplots(1, len(labels), squeeze=False)[0]
     for ax, label in zip(axes, labels, strict=True):
+        all_x = [r[f"{label} context tokens"] for r in rows]
+        all_y = [r[f"{label} recall@{k}"] for r in rows]
+        x_span = (max(all_x) - min(all_x)) or 1.0
+        y_span = (max(all_y) - min(all_y)) or 1.0
         for i, strategy in enumerate(STRATEGIES):
             mine = [r for r in rows if r["strategy"] == strategy]
             if not mine:
@@ -179,17 +224,15 @@ def sweep_figure(rows: Sequence[dict], labels: Sequence[str], k: int = DEFAULT_K
             xs = [r[f"{label} context tokens"] for r in mine]
             ys = [r[f"{label} recall@{k}"] for r in mine]
             ax.scatter(xs, ys, color=f"C{i}", label=strategy)
-            for r, x, y in zip(mine, xs, ys, strict=True):
+            texts = [f"{r['size']}/{r['overlap']}" for r in mine]
+            for x, y, text in label_groups(list(zip(xs, ys, texts, strict=True)), x_span, y_span):
                 ax.annotate(
-                    f"{r['size']}/{r['overlap']}",
-                    (x, y),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
+                    text, (x, y), fontsize=7, color=f"C{i}", xytext=(4, 3), textcoords="offset points"
                 )
+        ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
         ax.set_title(f"{label}: recall@{k} against context cost (BM25)")
         ax.set_xlabel(f"context tokens per query (top {k} chunks)")
         ax.set_ylabel(f"recall@{k} of the gold sections")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right", title="strategy (size/overlap)", title_fontsize=8)
     fig.tight_layout()
     return fig

@@ -25,6 +25,7 @@ from ragft.retrieval.retrieve import (
     HybridRetriever,
     best_chunk_per_doc,
 )
+from ragft.runtime.stats import paired_bootstrap as paired_bootstrap  # re-exported for notebook 04
 
 SINGLE = ("bm25", "dense")
 
@@ -260,26 +261,6 @@ def worst_margin_choice(margins: pd.DataFrame) -> str:
     if margins.empty:
         raise ValueError("margins must have at least one config")
     return str(margins["worst"].idxmax())
-
-
-def paired_bootstrap(
-    a: dict[str, float], b: dict[str, float], samples: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean of a - b over shared queries and its 95% bootstrap interval (queries resampled, seeded).
-
-    An interval that contains 0 means this many queries cannot tell the two apart.
-    """
-    import numpy as np
-
-    keys = sorted(a.keys() & b.keys())
-    if not keys:
-        raise ValueError("a and b share no query")
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    diff = np.array([a[q] - b[q] for q in keys])
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), (samples, len(diff)))].mean(axis=1)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def gold_rank(ranking: Ranking, relevant: dict[str, int]) -> int | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from ragft.runtime.stats import mean_interval
+
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> {doc id: relevance grade}
 Run = Mapping[str, Sequence[str]]  # query id -> doc ids, best first
 DEFAULT_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -69,6 +71,19 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS) -
     if not qrels:
         raise ValueError("qrels is empty: no judged queries to average over")
     return {m: sum(per_query(run, qrels, m).values()) / len(qrels) for m in metrics}
+
+
+def evaluate_with_intervals(
+    run: Run, qrels: Qrels, metrics: Sequence[str] = DEFAULT_METRICS, samples: int = 2000, seed: int = 0
+) -> dict[str, tuple[float, float, float]]:
+    """Each metric's mean over the judged queries with its 95% interval: {metric: (mean, low, high)}.
+
+    A metric that is 0 or 1 on every query (recall@k with one gold document) is a rate and gets the Wilson
+    interval; graded ones (nDCG, MRR) get a seeded bootstrap over the queries (ragft.runtime.stats).
+    """
+    if not qrels:
+        raise ValueError("qrels is empty: no judged queries to average over")
+    return {m: mean_interval(per_query(run, qrels, m).values(), samples, seed) for m in metrics}
 
 
 def run_from_rankings(

@@ -74,8 +74,19 @@ class BM25Retriever:
         ]
 
 
+IVF_MIN_POINTS_PER_LIST = 39  # faiss's k-means default: it warns when trained on fewer points per centroid
+
+
+def ivf_lists(n: int) -> int:
+    """How many clusters an IVF index over n vectors gets: sqrt(n), the usual rule, but no more than k-means
+    can train with IVF_MIN_POINTS_PER_LIST points each (1,434 vectors: 36 lists, not 37), and at least 1."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return max(1, min(int(np.sqrt(n)), n // IVF_MIN_POINTS_PER_LIST))
+
+
 def build_faiss_index(vectors: np.ndarray, kind: str = "flat", seed: int = 0):
-    """A faiss inner-product index: exact (flat), graph (HNSW, M=32) or clustered (IVF, sqrt(n) lists)."""
+    """A faiss inner-product index: exact (flat), graph (HNSW, M=32) or clustered (IVF, `ivf_lists` lists)."""
     import faiss
 
     if kind not in INDEXES:
@@ -88,9 +99,11 @@ def build_faiss_index(vectors: np.ndarray, kind: str = "flat", seed: int = 0):
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = 64
     else:
-        lists = max(1, int(np.sqrt(n)))
+        lists = ivf_lists(n)
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
+        # k-means wants enough points per centroid: below that, one list holds all the vectors
+        index.cp.min_points_per_centroid = min(index.cp.min_points_per_centroid, n // lists)
         index.train(vectors)
         index.nprobe = max(1, lists // 8)
     index.add(vectors)
