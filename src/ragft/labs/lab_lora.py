@@ -11,6 +11,7 @@ split, checks itself on the dev split, and is graded on the test split, which th
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Sequence
 
@@ -30,10 +31,12 @@ _TEMPLATE = re.compile(r"Answer: (?P<answer>[^\n]*\S[^\n]*)\nSource: \[(?P<sourc
 
 
 def lab_splits(seed: int = 0) -> dict[str, list[dict]]:
-    """The records a learner works with: "train" (the first LAB_TRAIN_EXAMPLES of the train split) and
-    "dev" (for checking their own model). The grading split is not among them: see hidden_records."""
+    """The records a learner works with: "train" (a seeded sample of LAB_TRAIN_EXAMPLES records of the
+    train split, in the dataset's order, so every kind of fact is in it) and "dev" (for checking their own
+    model). The grading split is not among them: see hidden_records."""
     split = bd.by_split(bd.build_records(seed=seed))
-    return {"train": split["train"][:LAB_TRAIN_EXAMPLES], "dev": split["dev"]}
+    chosen = sorted(random.Random(seed).sample(range(len(split["train"])), LAB_TRAIN_EXAMPLES))
+    return {"train": [split["train"][i] for i in chosen], "dev": split["dev"]}
 
 
 def hidden_records(seed: int = 0) -> list[dict]:

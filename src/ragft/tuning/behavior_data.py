@@ -1,9 +1,11 @@
 """The behavior task's dataset: answer from numbered passages in a strict JSON schema, with citations.
 
-Each record is a fact question from the course's evaluation set, two or three short passages (the gold
-section and distractors of the same kind, in a seeded random order) and its target output
-`{"answer": "<gold answer>", "citations": [<number of the gold passage>]}`. Records are split by fact,
-never by phrasing, so no test question is a rewording of a training question (checked by validate()).
+Each record is a fact question, two or three short passages (the gold section and distractors of the same
+kind, in a seeded random order) and its target output `{"answer": "<gold answer>", "citations": [<number of
+the gold passage>]}`. The facts come from the fact pools (`ragft.corpus.fact_pools`): train and dev from the
+reader pool R, test from the unseen pool U, so no adapter trained here has seen a fact that any adapter is
+judged on. Records are split by fact, never by phrasing (checked by validate()), and a record's distractors
+come from its own pool.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_SPLIT_FACTS = {"dev": 16, "test": 32}  # facts per held-out split; every other fact trains
+TRAIN_POOL, TEST_POOL = "reader", "unseen"  # train and dev facts come from R, test facts from U
 MIN_PASSAGES, MAX_PASSAGES = 2, 3
 PASSAGE_CHARS = 140
 SCHEMA_KEYS = ("answer", "citations")
@@ -76,29 +79,33 @@ def passage_window(text: str, answer: str, chars: int = PASSAGE_CHARS) -> str:
 
 
 def fact_items(usable_only: bool = True) -> list[dict]:
-    """The fact questions of the evaluation set (dev and test splits) with their gold section's text:
-    {"fact_id", "kind", "answer", "questions": [canonical, paraphrase 1, paraphrase 2], "section"}.
+    """The facts of pools R and U with their gold section's text:
+    {"fact_id", "kind", "answer", "questions": [canonical, paraphrase 1, paraphrase 2], "section", "pool"}.
 
-    usable_only drops the few facts whose section does not contain the answer's literal text (reST
-    markup inside the value, e.g. ``'``:class:`...`\\ ``'``): a passage that does not show the answer
-    would teach the model to cite one thing and say another (the validator reports them as label errors).
+    A fact is read in the newest version that states it (`gold_answer`). usable_only drops the few facts
+    whose section does not contain the answer's literal text (reST markup inside the value, e.g.
+    ``'``:class:`...`\\ ``'``): a passage that does not show the answer would teach the model to cite one
+    thing and say another (the validator reports them as label errors).
     """
-    from ragft.corpus.data import load_evalset
+    from ragft.corpus.data import load_corpus
+    from ragft.corpus.fact_pools import gold_answer, load_pool
 
+    texts: dict[str, dict[str, str]] = {}
     items = []
-    for split in ("dev", "test"):
-        evalset = load_evalset("facts", split)
-        for qid, query in sorted(evalset.queries.items()):
-            meta = query["metadata"]
-            doc_id = next(iter(evalset.qrels[qid]))
+    for pool in (TRAIN_POOL, TEST_POOL):
+        for record in load_pool(pool):
+            answer, gold = gold_answer(record)
+            version = gold[0].split("/", 1)[0]
+            if version not in texts:
+                texts[version] = {s["id"]: s["text"] for s in load_corpus(version)}
             items.append(
                 {
-                    "fact_id": qid,
-                    "kind": meta["kind"],
-                    "answer": meta["answer"],
-                    "questions": [query["text"], *meta["paraphrases"]],
-                    "section": evalset.corpus[doc_id]["text"],
-                    "eval_split": split,
+                    "fact_id": record["id"],
+                    "kind": record["kind"],
+                    "answer": answer,
+                    "questions": [record["question"], *record["paraphrases"]],
+                    "section": texts[version][sorted(gold)[0]],
+                    "pool": pool,
                 }
             )
     if usable_only:
@@ -106,13 +113,8 @@ def fact_items(usable_only: bool = True) -> list[dict]:
     return items
 
 
-def split_facts(facts: Sequence[dict], split_facts_n: dict[str, int] | None = None, seed: int = 0) -> dict:
-    """fact_id -> split: a seeded shuffle per kind (stratified), so each split has the same mix of kinds."""
-    sizes = dict(DEFAULT_SPLIT_FACTS if split_facts_n is None else split_facts_n)
-    if set(sizes) - {"dev", "test"} or any(v < 0 for v in sizes.values()):
-        raise ValueError(f"split_facts_n must map 'dev'/'test' to counts >= 0, got {sizes}")
-    if sum(sizes.values()) >= len(facts):
-        raise ValueError(f"split_facts_n asks for {sum(sizes.values())} held-out facts of {len(facts)}")
+def _stratified_order(facts: Sequence[dict], seed: int) -> list[str]:
+    """Fact ids in a seeded order that interleaves the kinds evenly (so any prefix has the same mix)."""
     by_kind: dict[str, list[str]] = defaultdict(list)
     for fact in sorted(facts, key=lambda f: f["fact_id"]):
         by_kind[fact["kind"]].append(fact["fact_id"])
@@ -121,15 +123,34 @@ def split_facts(facts: Sequence[dict], split_facts_n: dict[str, int] | None = No
     for kind in sorted(by_kind):
         ids = by_kind[kind]
         rng.shuffle(ids)
-        order.extend((i / len(ids), fid) for i, fid in enumerate(ids))  # interleave kinds evenly
-    ranked = [fid for _, fid in sorted(order)]
-    assignment, at = {}, 0
-    for split in ("test", "dev"):
-        for fid in ranked[at : at + sizes.get(split, 0)]:
-            assignment[fid] = split
-        at += sizes.get(split, 0)
-    for fid in ranked[at:]:
-        assignment[fid] = "train"
+        order.extend((i / len(ids), fid) for i, fid in enumerate(ids))
+    return [fid for _, fid in sorted(order)]
+
+
+def split_facts(facts: Sequence[dict], split_facts_n: dict[str, int] | None = None, seed: int = 0) -> dict:
+    """fact_id -> split, stratified by kind with a seeded shuffle.
+
+    Facts that carry a "pool" are split by it: test facts are drawn from TEST_POOL only (its other facts
+    are left out of the dataset), dev and train from the other facts. Facts without a pool (synthetic
+    ones) are split among themselves: test first, then dev, the rest train.
+    """
+    sizes = dict(DEFAULT_SPLIT_FACTS if split_facts_n is None else split_facts_n)
+    if set(sizes) - {"dev", "test"} or any(v < 0 for v in sizes.values()):
+        raise ValueError(f"split_facts_n must map 'dev'/'test' to counts >= 0, got {sizes}")
+    held_out = [f for f in facts if f.get("pool") == TEST_POOL]
+    trainable = [f for f in facts if f.get("pool") != TEST_POOL]
+    if not held_out:  # no pools: the test facts come out of the same facts as the others
+        held_out = trainable
+    need = sizes.get("dev", 0) + (sizes.get("test", 0) if held_out is trainable else 0)
+    if need >= len(trainable) or sizes.get("test", 0) > len(held_out):
+        raise ValueError(
+            f"split_facts_n asks for {sum(sizes.values())} held-out facts of {len(facts)}"
+            + ("" if held_out is trainable else f" ({len(held_out)} in pool {TEST_POOL!r})")
+        )
+    assignment = {fid: "test" for fid in _stratified_order(held_out, seed)[: sizes.get("test", 0)]}
+    ranked = [fid for fid in _stratified_order(trainable, seed) if fid not in assignment]
+    for at, fid in enumerate(ranked):
+        assignment[fid] = "dev" if at < sizes.get("dev", 0) else "train"
     return assignment
 
 
@@ -141,22 +162,24 @@ def build_records(
 ) -> list[dict]:
     """The behavior dataset: every phrasing of each training fact, one seeded phrasing of each held-out fact.
 
-    Distractors are passages of other facts of the same kind (so the right passage must be read, not
-    guessed from its topic); their number (2 or 3 passages in all) and the gold position vary by record.
+    Distractors are passages of other facts of the same kind and pool (so the right passage must be read,
+    not guessed from its topic, and no training prompt shows a test fact's passage); their number (2 or 3
+    passages in all) and the gold position vary by record.
     """
     if not 1 <= train_phrasings <= 3:
         raise ValueError(f"train_phrasings must be between 1 and 3, got {train_phrasings}")
     facts = list(fact_items() if facts is None else facts)
     assignment = split_facts(facts, split_facts_n, seed)
-    by_kind: dict[str, list[dict]] = defaultdict(list)
+    facts = [f for f in facts if f["fact_id"] in assignment]
+    by_kind: dict[tuple, list[dict]] = defaultdict(list)
     for fact in facts:
-        by_kind[fact["kind"]].append(fact)
+        by_kind[fact["kind"], fact.get("pool")].append(fact)
     rng = random.Random(seed + 1)
     records = []
     for fact in sorted(facts, key=lambda f: f["fact_id"]):
         split = assignment[fact["fact_id"]]
         phrasings = list(range(train_phrasings)) if split == "train" else [rng.randrange(3)]
-        pool = [f for f in by_kind[fact["kind"]] if f["answer"] != fact["answer"]]
+        pool = [f for f in by_kind[fact["kind"], fact.get("pool")] if f["answer"] != fact["answer"]]
         for p in phrasings:
             n = rng.randint(MIN_PASSAGES, MAX_PASSAGES)
             distractors = rng.sample(pool, min(n - 1, len(pool)))

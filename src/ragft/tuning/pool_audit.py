@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 
 from ragft.corpus.fact_pools import POOLS, fact_keys
-from ragft.corpus.version_facts import subjects_of_eval_fact
 from ragft.rag.answers import answer_matches
 
 CURRENT_TRAINING_SEED = 0  # ragft.tuning.experiments.SEED: the seed the committed adapters were built with
@@ -66,32 +65,18 @@ def training_overlaps(training: dict[str, list[dict]], pools: dict[str, list[dic
 
 
 def current_training_facts(seed: int = CURRENT_TRAINING_SEED) -> dict[str, list[dict]]:
-    """The facts today's adapters train on, as pool-shaped records: the behavior adapter's "train" split
-    (`behavior_data.split_facts`) and the knowledge adapters' facts (`knowledge_data.knowledge_facts`, pool
-    records of T and C; the QA-tuned and the document-tuned adapter share them)."""
-    from ragft.corpus.data import load_evalset
+    """The facts today's adapters train on, as pool records: the behavior adapter's "train" split
+    (`behavior_data.split_facts`; lab_lora trains on a sample of the same records) and the knowledge
+    adapters' facts (`knowledge_data.knowledge_facts`, pool records of T and C; the QA-tuned and the
+    document-tuned adapter share them)."""
+    from ragft.corpus.fact_pools import load_pool
     from ragft.tuning import behavior_data as bd
     from ragft.tuning import knowledge_data as kd
 
-    records = {}
-    for split in ("dev", "test"):
-        evalset = load_evalset("facts", split)
-        for qid, query in evalset.queries.items():
-            records[qid] = {
-                "id": qid,
-                "kind": query["metadata"]["kind"],
-                "question": query["text"],
-                "paraphrases": query["metadata"]["paraphrases"],
-                "gold_42": [],
-                "gold_52": sorted(evalset.qrels[qid]),
-                "subjects": subjects_of_eval_fact(qid),
-                "source_split": split,
-            }
-    facts = bd.fact_items()
-    assignment = bd.split_facts(facts, seed=seed)
+    records = {r["id"]: r for name in POOLS for r in load_pool(name)}
+    assignment = bd.split_facts(bd.fact_items(), seed=seed)
     behavior = [records[f] for f, split in sorted(assignment.items()) if split == "train"]
-    knowledge = kd.knowledge_facts()
-    return {"behavior_train": behavior, "knowledge_train": knowledge}
+    return {"behavior_train": behavior, "knowledge_train": kd.knowledge_facts()}
 
 
 def pool_report() -> dict:
