@@ -144,6 +144,16 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     if args.name == "knowledge-vs-behavior":
         return _knowledge_vs_behavior(args)
+    if args.name in ("hybrid", "memorized"):
+        from ragft.hybrid import memorized, study
+        from ragft.tuning.knowledge_vs_behavior import save_record
+
+        module = study if args.name == "hybrid" else memorized
+        result = study.run_study() if args.name == "hybrid" else memorized.run()
+        if args.save:
+            save_record(result, module.record_path())
+        _print_json(result if args.json else study.summary(result))
+        return 0
     from ragft.tuning import experiments
 
     if args.name == "lora-behavior":
@@ -315,19 +325,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = sub.add_parser(
         "experiment",
-        help="measured experiments: knowledge vs behavior (notebook 01), RAG evaluation (05), LoRA (06)",
+        help="measured experiments: knowledge vs behavior (notebook 01), RAG evaluation (05), LoRA (06), "
+        "the hybrid and a reader that memorized facts (07)",
     )
     experiment.add_argument(
         "name",
-        choices=("knowledge-vs-behavior", "rag-eval", "lora-behavior", "lora-knowledge"),
+        choices=(
+            "knowledge-vs-behavior",
+            "hybrid",
+            "memorized",
+            "rag-eval",
+            "lora-behavior",
+            "lora-knowledge",
+        ),
         help="which experiment",
     )
-    kvb = experiment.add_argument_group("knowledge-vs-behavior only")
+    kvb = experiment.add_argument_group("knowledge-vs-behavior and hybrid")
     kvb.add_argument("--n-unseen", type=int, help="unseen facts asked (kind-stratified sample; unset: all)")
     kvb.add_argument(
         "--save",
         action="store_true",
-        help="write the result as the committed record notebooks 01 and 06 read",
+        help="write the result as the committed record (knowledge-vs-behavior: read by notebooks 01 and 06; "
+        "hybrid and memorized: by notebook 07)",
     )
     rag = experiment.add_argument_group("rag-eval only (unset: notebook 05's values)")
     rag.add_argument("--n-questions", type=int, help="fact questions asked (test split, seeded; 32)")

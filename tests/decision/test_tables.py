@@ -86,3 +86,20 @@ def test_figures_are_titled_and_labeled():
             assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     labels = [t.get_text() for t in tables.ladder_figure(1000, accuracies={"rag": 0.5}).axes[0].texts]
     assert "accuracy 50%" in labels and labels.count("accuracy: not measured yet") == 3
+
+
+def test_ladder_measurements_read_each_rungs_arm_from_the_record():
+    arms = tables.LADDER_ARMS
+    questions = [{"pool": "unseen"}, {"pool": "unseen"}, {"pool": "tuned"}]
+    scores = {
+        arm: [{"correct": i == 0, "compliant": arm == "hybrid"} for i in range(3)] for arm in arms.values()
+    }
+    scores["hybrid"][1]["correct"] = True
+    found = tables.ladder_measurements({"questions": questions, "scores": scores})
+    assert set(found) == set(arms) and found["hybrid"]["arm"] == "hybrid"
+    assert found["hybrid"]["accuracy"]["k"] == 2 and found["rag"]["accuracy"]["k"] == 1
+    assert found["hybrid"]["compliance"]["rate"] == 1.0 and found["prompting"]["compliance"]["k"] == 0
+    with pytest.raises(ValueError, match="pool 'changed' has no question"):
+        tables.ladder_measurements({"questions": questions, "scores": scores}, "changed")
+    labels = [t.get_text() for t in tables.ladder_figure(1000, measured=found).axes[0].texts]
+    assert labels[-1] == "right 100% (34-100%)\nformat 100%"

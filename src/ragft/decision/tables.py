@@ -161,25 +161,69 @@ def _legend_below(ax, ncol: int) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, frameon=False)
 
 
-def ladder_figure(queries_per_day: float, overrides: dict | None = None, accuracies: dict | None = None):
-    """The cost-accuracy ladder: each rung's 12-month cost, annotated with its measured accuracy where
-    the course has measured one (accuracies: method -> fraction) and 'not measured yet' elsewhere."""
+# Which arm of the knowledge-vs-behavior experiment (notebook 01) measures each rung of the ladder: the base
+# model closed-book with a careful prompt, the base model with the course's retrieval, the adapter tuned on
+# question-answer pairs (closed-book), and the reader adapter with retrieval.
+LADDER_ARMS = {
+    "prompting": "base_closed_book",
+    "rag": "base_rag",
+    "fine-tuning": "qa_tuned_closed_book",
+    "hybrid": "hybrid",
+}
+
+
+def ladder_measurements(record: dict, pool: str = "unseen") -> dict[str, dict]:
+    """Each rung's accuracy and format compliance on one pool of the knowledge-vs-behavior record, as
+    proportions with 95% intervals: {method: {"arm", "accuracy", "compliance"}}."""
+    from ragft.runtime.stats import proportion
+
+    rows = [i for i, q in enumerate(record["questions"]) if q["pool"] == pool]
+    if not rows:
+        raise ValueError(f"pool {pool!r} has no question in the record")
+    return {
+        method: {
+            "arm": arm,
+            "accuracy": proportion([record["scores"][arm][i]["correct"] for i in rows]),
+            "compliance": proportion([record["scores"][arm][i]["compliant"] for i in rows]),
+        }
+        for method, arm in LADDER_ARMS.items()
+    }
+
+
+def ladder_figure(
+    queries_per_day: float,
+    overrides: dict | None = None,
+    accuracies: dict | None = None,
+    measured: dict | None = None,
+):
+    """The cost-accuracy ladder: each rung's 12-month cost, annotated with what the course measured for it
+    (measured: ladder_measurements' output, accuracy with its interval and format compliance; or
+    accuracies: method -> fraction) and 'not measured yet' elsewhere."""
     from matplotlib.figure import Figure
 
     accuracies = accuracies or {}
+    measured = measured or {}
     rungs = costs.ladder_costs(queries_per_day, overrides=overrides)
-    fig = Figure(figsize=(7, 3.6))
+    fig = Figure(figsize=(7.5, 3.8))
     ax = fig.subplots()
     names = [f"{r['rung']}. {r['method']}" for r in rungs]
     totals = [r["total_12_months"] for r in rungs]
     bars = ax.bar(names, totals, color=["#9ab", "#579", "#357", "#135"])
     for bar, rung in zip(bars, rungs, strict=True):
+        found = measured.get(rung["method"])
         value = accuracies.get(rung["method"])
-        label = f"accuracy {value:.0%}" if value is not None else "accuracy: not measured yet"
+        if found is not None:
+            acc, fmt = found["accuracy"], found["compliance"]
+            interval = f"({acc['low'] * 100:.0f}-{acc['high']:.0%})"
+            label = f"right {acc['rate']:.0%} {interval}\nformat {fmt['rate']:.0%}"
+        elif value is not None:
+            label = f"accuracy {value:.0%}"
+        else:
+            label = "accuracy: not measured yet"
         ax.annotate(
             label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
         )
-    ax.set_ylim(0, max(totals) * 1.15)  # room for the labels above the bars
+    ax.set_ylim(0, max(totals) * 1.25)  # room for the labels above the bars
     ax.set_title(f"The cost-accuracy ladder at {queries_per_day:,.0f} queries/day")
     ax.set_xlabel("rung (climb only when evaluation data says so)")
     ax.set_ylabel("USD over 12 months")

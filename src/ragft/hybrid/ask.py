@@ -136,8 +136,8 @@ def interpret(output: str, passages: Sequence) -> dict:
     return {"answer": parsed["answer"].strip(), "citations": cited, "abstained": parsed["abstained"]}
 
 
-def answer_questions(
-    questions: Sequence[dict],
+def generate_answers(
+    texts: Sequence[str],
     method: str = DEFAULT_METHOD,
     version: str = DEFAULT_VERSION,
     docs: str | Path | None = None,
@@ -145,20 +145,18 @@ def answer_questions(
     model=None,
     tokenizer=None,
     progress: bool = False,
-) -> list[dict]:
-    """Answer [{"id", "question"}, ...] in input order: one {"id", "question", "answer", "citations",
-    "abstained", "passages"} per question. model/tokenizer: the base with the reader adapter attached
+) -> tuple[list[str], list[list]]:
+    """(raw outputs, passages shown) for each question: what answer_questions reads, and what the
+    experiments score. model/tokenizer: the base with the reader adapter attached
     (`ragft.tuning.experiments.load_models(("reader",))`), loaded here when not given."""
-    from ragft.rag.pipeline import format_passage
     from ragft.tuning.experiments import generate_with, load_models
     from ragft.tuning.knowledge_vs_behavior import until_json_closes
-    from ragft.tuning.reader_data import READER_MAX_CHARS
 
     check_choice("method", method, METHODS)
     check_choice("version", version, VERSIONS)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    texts = [check_question(q.get("question"), f"question {q.get('id')!r}") for q in questions]
+    texts = [check_question(t) for t in texts]
     if method == "closed-book":
         passages: list[list] = [[] for _ in texts]
     else:
@@ -176,6 +174,26 @@ def answer_questions(
         None if method == "closed-book" else until_json_closes,
         f"answering ({method})" if progress else "",
     )
+    return outputs, passages
+
+
+def answer_questions(
+    questions: Sequence[dict],
+    method: str = DEFAULT_METHOD,
+    version: str = DEFAULT_VERSION,
+    docs: str | Path | None = None,
+    k: int = K,
+    model=None,
+    tokenizer=None,
+    progress: bool = False,
+) -> list[dict]:
+    """Answer [{"id", "question"}, ...] in input order: one {"id", "question", "answer", "citations",
+    "abstained", "passages"} per question (see generate_answers for model/tokenizer)."""
+    from ragft.rag.pipeline import format_passage
+    from ragft.tuning.reader_data import READER_MAX_CHARS
+
+    texts = [check_question(q.get("question"), f"question {q.get('id')!r}").strip() for q in questions]
+    outputs, passages = generate_answers(texts, method, version, docs, k, model, tokenizer, progress)
     return [
         {
             "id": q["id"],

@@ -121,12 +121,20 @@ def _pairs(records: list[dict]) -> list[tuple[list[dict], str]]:
 
 
 def _train(
-    examples, config, folder: Path | None, dev=(), eval_every=0, on_step=None, progress=True, extra=None
+    examples,
+    config,
+    folder: Path | None,
+    dev=(),
+    eval_every=0,
+    on_step=None,
+    progress=True,
+    extra=None,
+    init_from: Path | None = None,
 ):
     """Load the base, add LoRA, train; save adapter and record into folder if given.
 
     on_step(model, tokenizer, history) runs after each step; `extra` (a dict, which on_step may fill) is
-    added to the saved record.
+    added to the saved record. init_from: a saved adapter (same rank and layers) to continue training from.
     """
     from ragft.tuning.lora import (
         load_base_for_training,
@@ -138,6 +146,11 @@ def _train(
 
     model, tokenizer = load_base_for_training()
     model = make_lora_model(model, config)
+    if init_from is not None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(Path(init_from) / "adapter_model.safetensors")))
     history = train_lora(
         model,
         tokenizer,
@@ -352,13 +365,14 @@ def generate_with(
     model, tokenizer, prompts, adapter: str | None, max_new_tokens: int, keep_going=None, desc=""
 ) -> list[str]:
     """Generate for every prompt with the named adapter on (None: the base model), in batches sized by
-    prompt length (batch_size_for)."""
+    prompt length (batch_size_for); a progress bar named desc (none when desc is empty)."""
     batch = batch_size_for(tokenizer, prompts)
+    options = {"progress": bool(desc), "desc": desc}
     if adapter is None:
         with model.disable_adapter():
-            return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, desc=desc)
+            return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, **options)
     model.set_adapter(adapter)
-    return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, desc=desc)
+    return generate_batch(model, tokenizer, prompts, max_new_tokens, batch, keep_going, **options)
 
 
 def forgetting(model, tokenizer, adapter: str) -> dict:
