@@ -98,8 +98,10 @@ def test_ladder_measurements_read_each_rungs_arm_from_the_record():
     found = tables.ladder_measurements({"questions": questions, "scores": scores})
     assert set(found) == set(arms) and found["hybrid"]["arm"] == "hybrid"
     assert found["hybrid"]["accuracy"]["k"] == 2 and found["rag"]["accuracy"]["k"] == 1
-    assert found["hybrid"]["compliance"]["rate"] == 1.0 and found["prompting"]["compliance"]["k"] == 0
+    assert found["hybrid"]["compliance"]["rate"] == 1.0 and found["rag"]["compliance"]["k"] == 0
+    assert found["prompting"]["compliance"] is None and found["fine-tuning"]["compliance"] is None
     with pytest.raises(ValueError, match="pool 'changed' has no question"):
         tables.ladder_measurements({"questions": questions, "scores": scores}, "changed")
     labels = [t.get_text() for t in tables.ladder_figure(1000, measured=found).axes[0].texts]
     assert labels[-1] == "right 100% (34-100%)\nformat 100%"
+    assert labels[0] == "right 50% (9-91%)\nformat: not asked"

@@ -117,3 +117,36 @@ def test_regenerating_the_two_hop_part_reproduces_the_record():
     again = study.two_hop_study(model, tokenizer)
     assert study.summary(again) == study.summary(study.load_record()["two_hop"])
     assert again["answers"] == study.load_record()["two_hop"]["answers"]
+
+
+def test_an_abstention_is_never_right_even_with_a_citation():
+    item = {"type": "identifier", "gold_sections": ["5.2/ref/checks#admin"]}
+    cited = {"answer": "x", "citations": ["5.2/ref/checks#admin"], "abstained": False}
+    assert study._right(item, cited)
+    assert not study._right(item, {**cited, "abstained": True})
+
+
+def test_routing_scores_pair_the_two_systems_on_the_same_queries():
+    mix = [
+        {"type": "general", "question": "q1", "words": "paris"},
+        {"type": "general", "question": "q2", "words": "rome"},
+    ]
+    routed = [{"answer": "Paris.", "citations": [], "abstained": False}] * 2
+    always = [{"answer": "not in the documents", "citations": [], "abstained": True}] * 2
+    scores = study.routing_scores(mix, ["closed-book"] * 2, routed, always)
+    assert (
+        scores["accuracy"]["routed"]["all"]["k"] == 1 and scores["accuracy"]["always_hybrid"]["all"]["k"] == 0
+    )
+    assert scores["paired"] == {"only_routed": 1, "only_always": 0, "p_value": 1.0}
+    assert scores["routes"]["general"]["closed-book"] == 2
+
+
+def test_update_paired_counts_answers_right_only_after_the_update():
+    questions = [{"gold": "5", "stale": "4"}, {"gold": "5", "stale": "4"}]
+    before = ['{"answer": "4", "citations": [1]}', '{"answer": "5", "citations": [1]}']
+    after = ['{"answer": "5", "citations": [1]}', '{"answer": "5", "citations": [1]}']
+    update = {
+        "questions": questions,
+        "paths": {"hybrid": {"4.2": {"outputs": before}, "5.2": {"outputs": after}}},
+    }
+    assert study.update_paired(update) == {"only_after": 1, "only_before": 0, "p_value": 1.0}

@@ -172,9 +172,15 @@ LADDER_ARMS = {
 }
 
 
+# Rungs whose prompt asked for the JSON format (the others' compliance is zero by construction: the closed-
+# book prompt asks for the answer alone, and the QA-tuned adapter was trained on short answers).
+FORMAT_ASKED = {"rag", "hybrid"}
+
+
 def ladder_measurements(record: dict, pool: str = "unseen") -> dict[str, dict]:
     """Each rung's accuracy and format compliance on one pool of the knowledge-vs-behavior record, as
-    proportions with 95% intervals: {method: {"arm", "accuracy", "compliance"}}."""
+    proportions with 95% intervals: {method: {"arm", "accuracy", "compliance"}}; compliance is None for a
+    rung whose prompt did not ask for the format."""
     from ragft.runtime.stats import proportion
 
     rows = [i for i, q in enumerate(record["questions"]) if q["pool"] == pool]
@@ -184,7 +190,9 @@ def ladder_measurements(record: dict, pool: str = "unseen") -> dict[str, dict]:
         method: {
             "arm": arm,
             "accuracy": proportion([record["scores"][arm][i]["correct"] for i in rows]),
-            "compliance": proportion([record["scores"][arm][i]["compliant"] for i in rows]),
+            "compliance": proportion([record["scores"][arm][i]["compliant"] for i in rows])
+            if method in FORMAT_ASKED
+            else None,
         }
         for method, arm in LADDER_ARMS.items()
     }
@@ -215,7 +223,9 @@ def ladder_figure(
         if found is not None:
             acc, fmt = found["accuracy"], found["compliance"]
             interval = f"({acc['low'] * 100:.0f}-{acc['high']:.0%})"
-            label = f"right {acc['rate']:.0%} {interval}\nformat {fmt['rate']:.0%}"
+            label = f"right {acc['rate']:.0%} {interval}\n" + (
+                f"format {fmt['rate']:.0%}" if fmt is not None else "format: not asked"
+            )
         elif value is not None:
             label = f"accuracy {value:.0%}"
         else:

@@ -16,7 +16,7 @@ import random
 import time
 
 SEED = 0
-STEPS = 12  # of 4 records, continuing from the reader: half RAFT records, half memorized facts
+STEPS = 12  # of 4 records, continuing from the reader: 27 memorized facts and 21 RAFT records (variant)
 UNSEEN_ASKED = 32
 
 
@@ -32,27 +32,36 @@ def memorized_pairs() -> list[tuple[list[dict], str]]:
     ]
 
 
-def training_mix(seed: int = SEED) -> list[tuple[list[dict], str]]:
-    """STEPS * 4 examples: every memorized pair and as many of the reader's own training records (a seeded
-    sample), interleaved so each batch holds both kinds."""
+ARMS = ("variant", "control")  # trained here: with memorized facts, and with RAFT records only
+
+
+def training_mix(arm: str = "variant", seed: int = SEED) -> list[tuple[list[dict], str]]:
+    """STEPS * 4 examples. variant: every memorized pair and reader training records (a seeded sample),
+    interleaved so each batch holds both kinds; control: the same number of reader training records only
+    (the same sample, extended), so the two differ only in the memorized facts."""
     from ragft.tuning.reader_adapter import READER_CONFIG, reader_records
     from ragft.tuning.reader_data import training_pairs
 
-    facts = memorized_pairs()
+    if arm not in ARMS:
+        raise ValueError(f"arm must be one of {list(ARMS)}, got {arm!r}")
     total = STEPS * READER_CONFIG.batch_size
     train = [r for r in reader_records() if r["split"] == "train"]
-    raft = training_pairs(random.Random(seed).sample(train, total - len(facts)))
+    raft = training_pairs(random.Random(seed).sample(train, total))
+    if arm == "control":
+        return raft
+    facts = memorized_pairs()
+    raft = raft[: total - len(facts)]
     mixed = [pair for pairs in zip(raft, facts, strict=False) for pair in pairs]
     return mixed + raft[len(facts) :] + facts[len(raft) :]
 
 
-def train_variant(folder=None, progress: bool = True):
-    """Continue the committed reader for STEPS steps on training_mix; (model, tokenizer, training record)."""
+def train_variant(folder=None, progress: bool = True, arm: str = "variant"):
+    """Continue the committed reader for STEPS steps on training_mix(arm); (model, tokenizer, record)."""
     from ragft.tuning.experiments import _train, adapters_dir
     from ragft.tuning.reader_adapter import READER_CONFIG
 
     return _train(
-        training_mix(),
+        training_mix(arm),
         READER_CONFIG.with_(max_steps=STEPS, warmup_steps=0),
         folder,
         progress=progress,
@@ -84,8 +93,9 @@ MEASURES = ("correct", "stale", "abstained", "confabulated", "compliant")
 
 
 def run(progress: bool = True) -> dict:
-    """Train the variant, ask it every condition, and set its scores beside the reader's on the same
-    questions (with a paired count of stale answers on the changed facts)."""
+    """Train the variant and the control, ask each every condition, and set their scores beside the
+    reader's on the same questions; stale answers compared in pairs (variant vs control, variant vs
+    reader)."""
     from ragft.runtime.budget import peak_rss_mb
     from ragft.runtime.stats import mcnemar_exact, proportion
     from ragft.tuning import knowledge_vs_behavior as kvb
@@ -93,41 +103,57 @@ def run(progress: bool = True) -> dict:
 
     started, cpu = time.perf_counter(), time.process_time()
     record = kvb.load_record()
-    model, tokenizer, history = train_variant(progress=progress)
-    model.eval()
     sets = asked_sets(record)
     questions = record["questions"]
-    result: dict = {"experiment": "memorized", "steps": STEPS, "conditions": {}, "outputs": {}}
-    for name, (pool, family, arm) in CONDITIONS.items():
+    passages = {}
+    for name, (pool, family, _) in CONDITIONS.items():
+        asked = [questions[i] for i in sets[pool]]
+        passages[name] = kvb.passages_for(asked)[0] if family == "rag" else [[] for _ in asked]
+    result: dict = {"experiment": "memorized", "steps": STEPS, "conditions": {}, "outputs": {}, "scores": {}}
+    result["training"] = {"memorized_facts": len(memorized_pairs())}
+    for arm in ARMS:
+        model, tokenizer, history = train_variant(progress=progress, arm=arm)
+        model.eval()
+        result["outputs"][arm], result["scores"][arm] = {}, {}
+        for name, (pool, _, reader_arm) in CONDITIONS.items():
+            asked = [questions[i] for i in sets[pool]]
+            prompts = kvb.prompts_for(reader_arm, asked, passages[name], passages[name])
+            outputs = generate_with(
+                model,
+                tokenizer,
+                prompts,
+                "default",
+                kvb.READER_MAX_NEW_TOKENS,
+                kvb.until_json_closes,
+                f"{arm}: {name}",
+            )
+            result["outputs"][arm][name] = outputs
+            result["scores"][arm][name] = [
+                kvb.score_output(o, q, p) for o, q, p in zip(outputs, asked, passages[name], strict=True)
+            ]
+        result["training"][arm] = {
+            "examples": len(training_mix(arm)),
+            "loss": history["loss"],
+            "cpu_seconds": round(history.get("train_cpu_seconds", 0.0), 1),
+        }
+        del model
+    for name, (pool, _, reader_arm) in CONDITIONS.items():
         idx = sets[pool]
-        asked = [questions[i] for i in idx]
-        retrieved, _ = kvb.passages_for(asked) if family == "rag" else ([[] for _ in asked], None)
-        prompts = kvb.prompts_for(arm, asked, retrieved, retrieved)
-        outputs = generate_with(
-            model, tokenizer, prompts, "default", kvb.READER_MAX_NEW_TOKENS, kvb.until_json_closes, name
-        )
-        mine = [kvb.score_output(o, q, p) for o, q, p in zip(outputs, asked, retrieved, strict=True)]
-        reader = [record["scores"][arm][i] for i in idx]
-        result["outputs"][name] = outputs
-        result["conditions"][name] = {
-            "n": len(idx),
-            "ids": [q["id"] for q in asked],
-            "reader": {m: proportion([s[m] for s in reader]) for m in MEASURES},
-            "variant": {m: proportion([s[m] for s in mine]) for m in MEASURES},
-        }
-        only_variant = sum(v["stale"] and not r["stale"] for v, r in zip(mine, reader, strict=True))
-        only_reader = sum(r["stale"] and not v["stale"] for v, r in zip(mine, reader, strict=True))
-        result["conditions"][name]["stale_paired"] = {
-            "only_variant": only_variant,
-            "only_reader": only_reader,
-            "p_value": mcnemar_exact(only_variant, only_reader),
-        }
-    result["training"] = {
-        "examples": len(training_mix()),
-        "memorized_facts": len(memorized_pairs()),
-        "loss": history["loss"],
-        "cpu_seconds": round(history.get("train_cpu_seconds", 0.0), 1),
-    }
+        scores = {"reader": [record["scores"][reader_arm][i] for i in idx]}
+        scores |= {arm: result["scores"][arm][name] for arm in ARMS}
+        condition: dict = {"n": len(idx), "ids": [questions[i]["id"] for i in idx]}
+        for who, rows in scores.items():
+            condition[who] = {m: proportion([s[m] for s in rows]) for m in MEASURES}
+        for other in ("control", "reader"):
+            pairs = list(zip(scores["variant"], scores[other], strict=True))
+            only_variant = sum(v["stale"] and not o["stale"] for v, o in pairs)
+            only_other = sum(o["stale"] and not v["stale"] for v, o in pairs)
+            condition[f"stale_vs_{other}"] = {
+                "only_variant": only_variant,
+                "only_other": only_other,
+                "p_value": mcnemar_exact(only_variant, only_other),
+            }
+        result["conditions"][name] = condition
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["cpu_seconds"] = round(time.process_time() - cpu, 1)
     result["peak_mb"] = round(peak_rss_mb())

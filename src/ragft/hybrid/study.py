@@ -211,10 +211,12 @@ def routing_mix(n: int = ROUTE_SAMPLE, seed: int = SEED) -> list[dict]:
 
 
 def _right(item: dict, answer: dict) -> bool:
-    if item["type"] == "identifier":
-        return bool(set(answer["citations"]) & set(item["gold_sections"]))
+    """Whether a routed answer counts as right: it does not abstain, and it names the identifier's gold
+    section (lookups), holds a right answer's word (general questions) or matches the fact's answer."""
     if answer["abstained"]:
         return False
+    if item["type"] == "identifier":
+        return bool(set(answer["citations"]) & set(item["gold_sections"]))
     if item["type"] == "general":
         return bool(re.search(rf"\b({item['words']})\b", answer["answer"].lower()))
     return answer_matches(answer["answer"], item["gold"])
@@ -258,9 +260,23 @@ def routing_study(model, tokenizer, n: int = ROUTE_SAMPLE, seed: int = SEED) -> 
         for i, answer in zip(idx, answers, strict=True):
             routed[i] = answer
     always, always_seconds = _answers(model, tokenizer, mix, "hybrid")
+    return {
+        **routing_scores(mix, routes, routed, always),
+        "cpu_seconds_per_query": {
+            "routed": round(routed_seconds / len(mix), 3),
+            "always_hybrid": round(always_seconds / len(mix), 3),
+        },
+        "questions": [{**item, "route": r} for item, r in zip(mix, routes, strict=True)],
+        "answers": {"routed": routed, "always_hybrid": always},
+    }
+
+
+def routing_scores(mix: list[dict], routes: list[str], routed: list[dict], always: list[dict]) -> dict:
+    """Where each query type went, accuracy per type with intervals for both systems, and the paired
+    count of queries only one of them got right (with the exact McNemar p-value)."""
     right_routed = [_right(item, a) for item, a in zip(mix, routed, strict=True)]
     right_always = [_right(item, a) for item, a in zip(mix, always, strict=True)]
-    types = ("identifier", "general", "fact")
+    types = [t for t in ("identifier", "general", "fact") if any(item["type"] == t for item in mix)]
     only_routed = sum(a and not b for a, b in zip(right_routed, right_always, strict=True))
     only_always = sum(b and not a for a, b in zip(right_routed, right_always, strict=True))
     return {
@@ -287,12 +303,6 @@ def routing_study(model, tokenizer, n: int = ROUTE_SAMPLE, seed: int = SEED) -> 
             "only_always": only_always,
             "p_value": mcnemar_exact(only_routed, only_always),
         },
-        "cpu_seconds_per_query": {
-            "routed": round(routed_seconds / len(mix), 3),
-            "always_hybrid": round(always_seconds / len(mix), 3),
-        },
-        "questions": [{**item, "route": r} for item, r in zip(mix, routes, strict=True)],
-        "answers": {"routed": routed, "always_hybrid": always},
     }
 
 
@@ -416,3 +426,121 @@ def load_record(path=None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; make it with `python -m ragft experiment hybrid --save`")
     return json.loads(path.read_text())
+
+
+def reader_training_overlap() -> dict[str, int]:
+    """How many of the reader adapter's training records show, among their passages, a chunk of a gold
+    section of another pool (as a distractor: the target never holds that pool's answer), per pool."""
+    from ragft.corpus.fact_pools import load_pool
+    from ragft.corpus.version_diff import version_key
+    from ragft.tuning.reader_adapter import reader_records
+
+    records = [r for r in reader_records() if r["split"] == "train"]
+    counts = {"records": len(records)}
+    for pool in ("tuned", "unseen", "changed"):
+        gold = {version_key(s) for r in load_pool(pool) for s in r["gold_42"] + r["gold_52"]}
+        counts[pool] = sum(
+            any(version_key(s) in gold for chunk in r["passages"] for s in chunk.section_ids) for r in records
+        )
+    return counts
+
+
+ARM_NAMES = {
+    "base_rag": "RAG alone (base model)",
+    "reader_closed_book": "reader adapter, no documents",
+    "qa_tuned_closed_book": "facts tuned in (QA pairs)",
+    "hybrid": "hybrid",
+}
+
+
+def pipeline_figure():
+    """The hybrid pipeline as boxes and arrows: which layer supplies what, and how each is updated."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 2.8))
+    axis = figure.subplots()
+    boxes = [
+        ("question", "#ddd"),
+        ("retriever:\nBM25 over\nstructure chunks\n(Django 5.2)", "#9cf"),
+        ("top 3\npassages,\nnumbered", "#9cf"),
+        ("reader adapter:\nLoRA on\nSmolLM2-135M\n(format, cite,\nabstain)", "#fc9"),
+        ('{"answer": ...,\n "citations": [n]}', "#ddd"),
+    ]
+    step = 2.4
+    for i, (label, color) in enumerate(boxes):
+        axis.text(
+            i * step,
+            0,
+            label,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": color, "edgecolor": "#555"},
+        )
+        if i:
+            axis.annotate(
+                "",
+                xy=(i * step - 0.85, 0),
+                xytext=((i - 1) * step + 0.85, 0),
+                arrowprops={"arrowstyle": "->"},
+            )
+    axis.text(1.5 * step, -0.85, "knowledge: update by re-indexing", ha="center", color="#369", fontsize=9)
+    axis.text(3 * step, -0.85, "behavior: update by retraining", ha="center", color="#963", fontsize=9)
+    axis.set(
+        xlim=(-1, 4 * step + 1.2), ylim=(-1.1, 0.9), title="The hybrid pipeline: which layer supplies what"
+    )
+    axis.axis("off")
+    return figure
+
+
+def update_figure(update: dict):
+    """Right answers on the changed facts before and after the update, per path, with 95% intervals; the
+    tuned model has one bar (its answers do not depend on any index)."""
+    from matplotlib.figure import Figure
+
+    from ragft.runtime.stats import error_bar
+
+    figure = Figure(figsize=(8, 3.4))
+    axis = figure.subplots()
+    bars = [
+        ("base model + RAG\n4.2 index", update["paths"]["rag"]["4.2"], "#9ab"),
+        ("base model + RAG\n5.2 index", update["paths"]["rag"]["5.2"], "#579"),
+        ("hybrid\n4.2 index", update["paths"]["hybrid"]["4.2"], "#e9b872"),
+        ("hybrid\n5.2 index", update["paths"]["hybrid"]["5.2"], "#c77b1e"),
+        ("QA-tuned\n(no index; same\nuntil retrained)", update["paths"]["qa_tuned"]["5.2"], "#999"),
+    ]
+    for x, (_, result, color) in enumerate(bars):
+        right = result["correct"]
+        low, high = error_bar(right["k"], right["n"])
+        axis.bar(x, right["rate"], color=color, yerr=[[low], [high]], capsize=4)
+    axis.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+    axis.set(
+        ylim=(0, 1),
+        ylabel="right (the 5.2 answer)",
+        xlabel="system and the index it reads",
+        title=f"Changed facts (n={update['n']}): right answers before and after the update (95% intervals)",
+    )
+    figure.tight_layout()
+    return figure
+
+
+def update_paired(update: dict, method: str = "hybrid") -> dict:
+    """The same changed facts right after the update but not before, and the reverse, for one retrieval
+    path (rescored from the stored outputs), with the exact McNemar p-value."""
+    from ragft.tuning.knowledge_vs_behavior import score_output
+
+    right = {
+        version: [
+            score_output(o, q, [])["correct"]
+            for o, q in zip(update["paths"][method][version]["outputs"], update["questions"], strict=True)
+        ]
+        for version in ("4.2", "5.2")
+    }
+    pairs = list(zip(right["4.2"], right["5.2"], strict=True))
+    only_after = sum(after and not before for before, after in pairs)
+    only_before = sum(before and not after for before, after in pairs)
+    return {
+        "only_after": only_after,
+        "only_before": only_before,
+        "p_value": mcnemar_exact(only_after, only_before),
+    }
