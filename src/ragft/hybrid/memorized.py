@@ -162,16 +162,13 @@ def run(progress: bool = True) -> dict:
 
 def record_path():
     """data/experiments/memorized.json: the committed run notebook 07 shows."""
-    from ragft.runtime.paths import data_dir
+    from ragft.runtime.records import record_path as path_of
 
-    return data_dir() / "experiments" / "memorized.json"
+    return path_of("memorized")
 
 
 def load_record(path=None) -> dict:
     """The committed record (FileNotFoundError naming the command that makes it)."""
-    path = record_path() if path is None else path
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; make it with `python -m ragft experiment memorized --save`"
-        )
-    return json.loads(path.read_text())
+    from ragft.runtime.records import load_record as load
+
+    return load(record_path() if path is None else path, "python -m ragft experiment memorized --save")

@@ -413,19 +413,16 @@ def summary(report: dict) -> dict:
 
 def record_path():
     """data/experiments/hybrid.json: the committed run notebook 07 shows."""
-    from ragft.runtime.paths import data_dir
+    from ragft.runtime.records import record_path as path_of
 
-    return data_dir() / "experiments" / "hybrid.json"
+    return path_of("hybrid")
 
 
 def load_record(path=None) -> dict:
     """The committed record (FileNotFoundError naming the command that makes it)."""
-    import json
+    from ragft.runtime.records import load_record as load
 
-    path = record_path() if path is None else path
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; make it with `python -m ragft experiment hybrid --save`")
-    return json.loads(path.read_text())
+    return load(record_path() if path is None else path, "python -m ragft experiment hybrid --save")
 
 
 def reader_training_overlap() -> dict[str, int]:

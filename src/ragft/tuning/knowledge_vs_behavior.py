@@ -302,31 +302,24 @@ def run_experiment(
 
 def record_path():
     """data/experiments/knowledge_vs_behavior.json: the committed run that notebooks 01 and 06 show."""
-    from ragft.runtime.paths import data_dir
+    from ragft.runtime.records import record_path as path_of
 
-    return data_dir() / "experiments" / "knowledge_vs_behavior.json"
+    return path_of("knowledge_vs_behavior")
 
 
 def save_record(report: dict, path=None) -> None:
-    """Write the report as the committed record (sorted keys, so two equal runs give equal bytes); the
-    timings are kept under "run" since they vary from machine to machine."""
-    import json
+    """Write the report as the committed record (sorted keys, so two equal runs give equal bytes)."""
+    from ragft.runtime.records import save_record as save
 
-    path = record_path() if path is None else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    save(report, record_path() if path is None else path)
 
 
 def load_record(path=None) -> dict:
     """The committed record (FileNotFoundError naming the command that makes it)."""
-    import json
+    from ragft.runtime.records import load_record as load
 
-    path = record_path() if path is None else path
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; make it with `python -m ragft experiment knowledge-vs-behavior --save`"
-        )
-    return json.loads(path.read_text())
+    command = "python -m ragft experiment knowledge-vs-behavior --save"
+    return load(record_path() if path is None else path, command)
 
 
 def deterministic_part(report: dict) -> dict:
