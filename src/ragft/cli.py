@@ -146,7 +146,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         return _knowledge_vs_behavior(args)
     if args.name in ("hybrid", "memorized"):
         from ragft.hybrid import memorized, study
-        from ragft.tuning.knowledge_vs_behavior import save_record
+        from ragft.runtime.records import save_record
 
         module = study if args.name == "hybrid" else memorized
         result = study.run_study() if args.name == "hybrid" else memorized.run()

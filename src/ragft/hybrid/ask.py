@@ -83,17 +83,13 @@ def check_question(question: object, name: str = "question") -> str:
 def store_for(version: str = DEFAULT_VERSION, docs: str | Path | None = None) -> tuple[list, object]:
     """(chunks, BM25 retriever): Django's manual in version, or the documents of a folder (chunked by the
     course's chunker, cached by their content)."""
-    if docs is None:
-        from ragft.rag.rag_eval import load_store
+    from ragft.rag.rag_eval import build_store, load_store
 
-        check_choice("version", version, VERSIONS)
-        _, chunks, retriever = load_store("facts" if version == "5.2" else version)
-        return chunks, retriever
-    from ragft.retrieval.retrieval_eval import chunk_collection
-    from ragft.retrieval.retrieve import BM25Retriever
-
-    chunks = chunk_collection(load_documents(docs))
-    return chunks, BM25Retriever([c.chunk_id for c in chunks], [c.indexed_text for c in chunks])
+    if docs is not None:
+        return build_store(load_documents(docs))
+    check_choice("version", version, VERSIONS)
+    _, chunks, retriever = load_store("facts" if version == "5.2" else version)
+    return chunks, retriever
 
 
 def retrieve(questions: Sequence[str], chunks: list, retriever, k: int = K) -> list[list]:

@@ -332,8 +332,9 @@ class _TimedGenerate:
         }
 
 
-def _store(documents: Mapping[str, dict]):
-    """Chunks (the course's default chunker) and a BM25 index over them."""
+def build_store(documents: Mapping[str, dict]):
+    """(chunks, BM25 retriever): documents chunked by the course's default chunker (cached by content),
+    and a BM25 index over the chunks' indexed text."""
     from ragft.retrieval.retrieval_eval import chunk_collection
     from ragft.retrieval.retrieve import BM25Retriever
 
@@ -361,7 +362,7 @@ def load_store(name: str = "facts") -> tuple[dict[str, dict], list, object]:
         from ragft.corpus.data import load_evalset
 
         documents = load_evalset(name, "test").corpus
-    chunks, retriever = _store(documents)
+    chunks, retriever = build_store(documents)
     return documents, chunks, retriever
 
 
