@@ -139,3 +139,21 @@ def test_labs_grade_of_a_master_or_another_lab_is_one_line_and_exit_2(capsys, re
 def test_labs_grade_of_a_folder_needs_out(capsys, tmp_path):
     assert main(["labs", "grade", "lab_decision_audit", str(tmp_path)]) == 2
     assert "--out is required" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ bench
+
+
+def test_bench_passes_its_command_and_prints_json_or_a_summary(monkeypatch, capsys):
+    from ragft.retrieval import retrieval_bench
+
+    seen = []
+    report = {"speed": {"int8": {"chunks_per_cpu_s": 30.0, "cosine_to_fp32_mean": 0.98}}}
+    monkeypatch.setattr(retrieval_bench, "run", lambda command, save: seen.append((command, save)) or report)
+    assert main(["bench", "retrieval", "--json", "--save"]) == 0
+    assert json.loads(capsys.readouterr().out) == report
+    assert main(["bench", "defaults"]) == 0
+    assert "int8: 30.0 chunks per CPU-second" in capsys.readouterr().out
+    assert seen == [("retrieval", True), ("defaults", False)]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "everything"])

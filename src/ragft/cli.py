@@ -1,5 +1,5 @@
 """Command line: `python -m ragft doctor | models prepare | data fetch|build|verify | decide |
-eval-retrieval | ask | experiment | labs build|check|grade|release | notebook run`.
+eval-retrieval | bench | ask | experiment | labs build|check|grade|release | notebook run`.
 
 Each command prints JSON (with --json) so that the numbers a notebook shows can be
 reproduced and checked from a terminal.
@@ -119,7 +119,14 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     configure_torch_threads()
     clock = time.perf_counter()
     result = evaluate_collection(
-        args.directory, args.method, k=args.k, split=args.split, fusion=args.fusion, weight=args.weight
+        args.directory,
+        args.method,
+        k=args.k,
+        split=args.split,
+        fusion=args.fusion,
+        weight=args.weight,
+        scoring=args.scoring,
+        variant=args.embedding,
     )
     result["timings"]["total_s"] = round(time.perf_counter() - clock, 3)
     if args.json:
@@ -131,6 +138,17 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
             f"{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries, "
             f"{result['timings']['total_s']:.1f} s"
         )
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ragft.retrieval import retrieval_bench
+
+    report = retrieval_bench.run(args.bench_command, save=args.save)
+    if args.json or args.bench_command == "collections":
+        _print_json(report)
+    else:
+        print(retrieval_bench.summary(report))
     return 0
 
 
@@ -303,8 +321,36 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="which qrels file to score (default test)")
     evaluate.add_argument("--fusion", choices=FUSIONS, default=DEFAULT_FUSION, help="hybrid only")
     evaluate.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="hybrid only: dense's share")
+    from ragft.retrieval.doc_scoring import DOC_SCORINGS
+    from ragft.retrieval.doc_search import DEFAULT_SCORING, DEFAULT_VARIANT
+    from ragft.retrieval.quantize import VARIANTS
+
+    evaluate.add_argument(
+        "--scoring",
+        choices=DOC_SCORINGS,
+        default=DEFAULT_SCORING,
+        help="dense: a document's score from its chunks",
+    )
+    evaluate.add_argument(
+        "--embedding",
+        choices=("auto", *VARIANTS),
+        default=DEFAULT_VARIANT,
+        help="auto: bf16 where the CPU has it",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=_cmd_eval_retrieval)
+
+    bench = sub.add_parser(
+        "bench",
+        help="retrieval benchmarks: speed and scores (retrieval), the study behind the defaults (defaults), "
+        "or rebuild the dev and held-out collections (collections)",
+    )
+    bench.add_argument("bench_command", choices=("retrieval", "defaults", "collections"), help="what to run")
+    bench.add_argument(
+        "--save", action="store_true", help="write the committed record (notebook 04 reads it)"
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(func=_cmd_bench)
 
     from ragft.hybrid.ask import METHODS as ASK_METHODS
     from ragft.hybrid.ask import VERSIONS

@@ -55,7 +55,12 @@ def test_route_query_sends_names_to_keywords_and_questions_by_their_words():
 
 
 def test_routed_fusion_weights_by_route_and_needs_the_query():
-    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, 0.0)
+    keyword = fusion.ROUTE_WEIGHTS["keyword"]
+    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, keyword)
+    mine = {"keyword": 0.0, "mixed": 0.5, "semantic": 1.0}
+    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG", route_weights=mine) == fusion.convex(
+        BM25, DENSE, 0.0
+    )
     question = "Why is my page slow?"
     assert fusion.fuse(BM25, DENSE, "routed", query=question) == fusion.convex(
         BM25, DENSE, fusion.ROUTE_WEIGHTS["semantic"]

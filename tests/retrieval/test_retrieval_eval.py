@@ -104,9 +104,10 @@ def test_bm25_finds_every_identifier(beir):
 @pytest.mark.parametrize("method", ["dense", "hybrid"])
 def test_dense_and_hybrid_run_with_any_embedder(beir, fake_models, method):
     result = retrieval_eval.evaluate_collection(
-        beir, method, fusion="convex", weight=0.4, show_progress=False
+        beir, method, fusion="convex", weight=0.4, show_progress=False, variant="fp32"
     )
     assert 0.0 < result["ndcg@10"] <= 1.0
+    assert (result["variant"], result["scoring"]) == ("fp32", retrieval_eval.DEFAULT_SCORING)
     assert result["recall@100"] == 1.0  # five documents: everything is retrieved
     if method == "hybrid":
         assert (result["fusion"], result["weight"]) == ("convex", 0.4)

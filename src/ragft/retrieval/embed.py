@@ -44,8 +44,12 @@ def texts_key(texts: Sequence[str]) -> str:
 
 
 def embedding_cache_path(texts: Sequence[str], embedder) -> Path:
-    """Where the vectors of these texts under this embedder are cached."""
+    """Where the vectors of these texts under this embedder are cached (a quantized variant has its own
+    folder, so float32 and int8 vectors never mix)."""
     tag = model_tag(str(embedder.folder), embedder.max_seq_length)
+    variant = getattr(embedder, "variant", "fp32")
+    if variant != "fp32":
+        tag = f"{tag}-{variant}"
     return cache_dir() / "embeddings" / tag / f"{texts_key(texts)}.npy"
 
 

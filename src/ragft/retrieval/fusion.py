@@ -13,7 +13,8 @@ Ranking = list[tuple[str, float]]
 FUSIONS = ("rrf", "convex", "raw", "routed")
 DEFAULT_RRF_K = 60
 # Routed fusion: dense's share in a convex combination, by kind of query (see route_query).
-ROUTE_WEIGHTS = {"keyword": 0.0, "mixed": 0.5, "semantic": 0.7}
+# Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
+ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.7}
 KEYWORD_MAX_WORDS = 3
 _IDENTIFIER = re.compile(
     r"[A-Z][A-Z0-9]*_[A-Z0-9_]+"  # SETTING_NAMES
@@ -98,13 +99,14 @@ def fuse(
     weight: float = 0.5,
     k: int = DEFAULT_RRF_K,
     query: str | None = None,
+    route_weights: dict[str, float] | None = None,
 ) -> Ranking:
     """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex;
-    routed takes the convex weight from the query's kind, see route_query)."""
+    routed: the convex weight of the query's kind (route_query) in route_weights, else ROUTE_WEIGHTS)."""
     if method == "routed":
         if query is None:
             raise ValueError("query is required for routed fusion: the weight depends on the query")
-        return convex(sparse, dense, ROUTE_WEIGHTS[route_query(query)])
+        return convex(sparse, dense, (route_weights or ROUTE_WEIGHTS)[route_query(query)])
     if method == "rrf":
         return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
     if method == "convex":

@@ -1,9 +1,9 @@
 """Fusing the same two rankings many ways, without searching again (notebook 04's experiments).
 
-`collect_runs` searches BM25 and dense once per query set, to the depth `eval-retrieval` uses;
-`fused_rankings` then re-fuses those lists with any fusion, weight or RRF k and collapses chunks to
-documents exactly as `ragft.retrieval.retrieval_eval.search_documents` does, so that a sweep point at the
-default settings equals what `python -m ragft eval-retrieval` prints.
+`collect_runs` searches BM25 and dense once per query set; `fused_rankings` then re-fuses those chunk
+lists with any fusion, weight or RRF k and collapses chunks to documents by their best chunk, as
+`ragft.retrieval.retrieval_eval.search_documents` does. (`python -m ragft eval-retrieval` fuses document
+lists instead, each document scored from all its chunks: see ragft.retrieval.defaults_study.)
 """
 
 from __future__ import annotations

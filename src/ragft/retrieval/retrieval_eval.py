@@ -1,8 +1,8 @@
 """`python -m ragft eval-retrieval DIR`: measure BM25, dense or hybrid retrieval on any BEIR folder.
 
 Documents are chunked with the course's default chunker (structure-aware, 256 tokens, 32
-overlap, title as context); each document is scored by its best chunk. The same function
-gives notebook 04 its numbers.
+overlap, title as context) and ranked by ragft.retrieval.doc_search (each document scored from its
+chunks). The same function gives notebook 04 its numbers.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from ragft.retrieval.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document
+from ragft.retrieval.doc_search import DEFAULT_SCORING, DEFAULT_VARIANT
 from ragft.retrieval.metrics import DEFAULT_METRICS, evaluate, run_from_rankings
-from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, best_chunk_per_doc, make_retriever
+from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, best_chunk_per_doc
 
 CHUNK_DEPTH_FACTOR = 3  # chunks fetched per wanted document, so that collapsing to documents keeps k
 
@@ -69,9 +70,17 @@ def evaluate_collection(
     fusion: str = DEFAULT_FUSION,
     weight: float = DEFAULT_WEIGHT,
     show_progress: bool = True,
+    scoring: str = DEFAULT_SCORING,
+    variant: str = DEFAULT_VARIANT,
 ) -> dict:
-    """Load a BEIR folder, chunk, index, search every judged query, and return metrics and timings."""
+    """Load a BEIR folder, chunk, index, search every judged query, and return metrics and timings.
+
+    Documents are ranked by ragft.retrieval.doc_search (dense: `scoring` of each document's chunks, vectors
+    from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused).
+    """
     from ragft.corpus.data import load_beir
+    from ragft.retrieval.doc_search import DocumentRetriever
+    from ragft.retrieval.quantize import embedder_variant, resolve_variant
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -87,15 +96,13 @@ def evaluate_collection(
     timings["chunk_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    retriever = make_retriever(
-        method, [c.chunk_id for c in chunks], [c.indexed_text for c in chunks], fusion, weight, show_progress
-    )
+    embedder = embedder_variant(variant) if method != "bm25" else None
+    retriever = DocumentRetriever(chunks, method, embedder, fusion, weight, scoring, show_progress)
     timings["index_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     query_ids = sorted(judged)
-    depth = max(k, 100)
-    rankings = search_documents(retriever, chunks, [queries[q]["text"] for q in query_ids], depth)
+    rankings = retriever.search([queries[q]["text"] for q in query_ids], max(k, 100))
     timings["search_s"] = time.perf_counter() - clock
     timings["search_ms_per_query"] = 1000 * timings["search_s"] / len(query_ids)
 
@@ -106,6 +113,8 @@ def evaluate_collection(
             "method": method,
             "fusion": fusion if method == "hybrid" else None,
             "weight": weight if method == "hybrid" else None,
+            "scoring": scoring if method != "bm25" else None,
+            "variant": resolve_variant(variant) if method != "bm25" else None,
             "collection": str(directory),
             "split": split,
             "documents": len(corpus),

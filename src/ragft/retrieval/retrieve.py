@@ -14,11 +14,11 @@ from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, Ranking, fuse
 
 METHODS = ("bm25", "dense", "hybrid")
 INDEXES = ("flat", "hnsw", "ivf")
-# The default hybrid: routed fusion (fusion.route_query picks dense's weight per query). Chosen in
-# notebook 04 as the fusion whose worst margin against the better single method, over the three -mini
-# sets, is the largest: there BM25 is much weaker on faq and dense much weaker on identifiers; every
-# fixed fusion falls below the stronger side somewhere, routing does not. DEFAULT_WEIGHT is the best
-# fixed convex weight by the same measure, used when convex or rrf is asked for without a weight.
+# The default hybrid: routed fusion (fusion.route_query picks dense's weight per query, ROUTE_WEIGHTS). Chosen
+# in notebook 04 on dev collections (facts dev, identifiers-dev, celery-faq): the candidate whose worst margin
+# against the better single method is largest (the cheaper to index among those within 0.01); see
+# data/experiments/retrieval_defaults.json. DEFAULT_WEIGHT is dense's share when convex or rrf is asked for
+# without a weight.
 DEFAULT_FUSION = "routed"
 DEFAULT_WEIGHT = 0.55
 FUSION_DEPTH = 100  # chunks taken from each list before fusing (more when a search asks for more)

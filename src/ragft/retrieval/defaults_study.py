@@ -1,0 +1,270 @@
+"""Choosing the hybrid's defaults without the test sets: how a document is scored from its chunks, and how
+BM25 and dense are fused (notebook 04, `python -m ragft bench retrieval`).
+
+Each collection is searched once per embedding variant: dense scores every chunk, BM25 scores chunks (and
+whole documents); every candidate default is then computed from those matrices without searching again.
+Candidates are compared by their *margin*: nDCG@10 minus the better of BM25 and dense (same document scoring)
+on that collection. The default is the candidate whose worst margin over the dev collections is largest.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ragft.retrieval.doc_scoring import DOC_SCORINGS, doc_scores, doc_starts, top_documents
+from ragft.retrieval.doc_search import matched
+from ragft.retrieval.fusion import Ranking, fuse
+from ragft.retrieval.metrics import ndcg_at_k
+
+BM25_SCORINGS = ("maxp", "document")
+ROUTE_KINDS = ("keyword", "mixed", "semantic")  # labels show routed weights in this order
+# Routed fusion's per-kind dense weights tried (the rules that sort queries into kinds stay as they are).
+ROUTES = tuple(
+    {"keyword": k, "mixed": m, "semantic": s}
+    for k, m, s in itertools.product((0.0, 0.2), (0.5, 0.7), (0.7, 0.8, 0.9, 0.95))
+)
+DOCUMENTS = 100  # documents kept from each list before fusing, and per query after
+BM25_CHUNK_DEPTH = 1000
+
+
+@dataclass
+class CollectionRuns:
+    """Top documents of every query under each single method and document scoring, for one collection."""
+
+    name: str
+    split: str
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: dict[str, dict[str, int]]
+    dense: dict[str, list[Ranking]] = field(default_factory=dict)  # doc scoring -> rankings
+    bm25: dict[str, list[Ranking]] = field(default_factory=dict)  # "maxp" or "document" -> rankings
+
+
+def judged_queries(directory: Path, split: str) -> tuple[dict, list[str], list[str], dict]:
+    """(corpus, query ids, query texts, qrels) of a BEIR folder's split, judged queries only."""
+    from ragft.corpus.data import load_beir
+
+    corpus, queries, qrels = load_beir(directory)
+    judged = {q: rel for q, rel in qrels[split].items() if q in queries}
+    ids = sorted(judged)
+    return corpus, ids, [queries[q]["text"] for q in ids], judged
+
+
+def bm25_matrix(ids: Sequence[str], texts: Sequence[str], queries: Sequence[str], depth: int) -> np.ndarray:
+    """(queries x texts) BM25 scores, 0 outside each query's `depth` best (BM25 scores are never negative)."""
+    from ragft.retrieval.retrieve import BM25Retriever
+
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    matrix = np.zeros((len(queries), len(ids)), dtype=np.float32)
+    for row, ranking in enumerate(BM25Retriever(ids, texts).search(queries, min(depth, len(ids)))):
+        for doc_id, score in ranking:
+            matrix[row, position[doc_id]] = score
+    return matrix
+
+
+def collect(directory: str | Path, split: str, embedder, show_progress: bool = False) -> CollectionRuns:
+    """Search one collection's split with dense (every doc scoring) and BM25 (chunks and whole documents)."""
+    from ragft.retrieval.embed import embed_texts
+    from ragft.retrieval.retrieval_eval import chunk_collection
+
+    directory = Path(directory)
+    corpus, query_ids, query_texts, qrels = judged_queries(directory, split)
+    chunks = chunk_collection(corpus)
+    doc_ids, starts = doc_starts([c.doc_id for c in chunks])
+    texts = [c.indexed_text for c in chunks]
+    vectors = embed_texts(texts, embedder, show_progress=show_progress)
+    query_vectors = embedder.encode(query_texts)
+    chunk_scores = query_vectors @ vectors.T
+    runs = CollectionRuns(directory.name, split, query_ids, query_texts, qrels)
+    for scoring in DOC_SCORINGS:
+        scores = doc_scores(scoring, chunk_scores, starts, query_vectors, vectors)
+        runs.dense[scoring] = top_documents(scores, doc_ids, DOCUMENTS)
+    sparse = bm25_matrix([c.chunk_id for c in chunks], texts, query_texts, BM25_CHUNK_DEPTH)
+    runs.bm25["maxp"] = matched(
+        top_documents(np.maximum.reduceat(sparse, starts, axis=1), doc_ids, DOCUMENTS)
+    )
+    whole = [f"{corpus[d].get('title', '')}\n{corpus[d].get('text', '')}" for d in doc_ids]
+    runs.bm25["document"] = matched(
+        top_documents(bm25_matrix(doc_ids, whole, query_texts, DOCUMENTS), doc_ids, DOCUMENTS)
+    )
+    return runs
+
+
+def config_label(config: dict) -> str:
+    """A short readable name: 'firstp | convex w=0.80', 'maxp | routed', 'firstp | dense'."""
+    method = config["method"]
+    scoring = f"{config.get('dense', 'maxp')}"
+    if config.get("bm25", "maxp") != "maxp":
+        scoring += f"+bm25 {config['bm25']}"
+    if method == "convex":
+        return f"{scoring} | convex w={config['weight']:.2f}"
+    if method == "rrf":
+        return f"{scoring} | rrf k={config['rrf_k']}"
+    if method == "routed" and "route" in config:
+        return f"{scoring} | routed " + "/".join(f"{config['route'][kind]:.2f}" for kind in ROUTE_KINDS)
+    return f"{scoring} | {method}"
+
+
+def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
+    """Document rankings of one config: method bm25, dense, or a fusion (convex, rrf, routed) of the two."""
+    method = config["method"]
+    dense = runs.dense[config.get("dense", "maxp")]
+    sparse = runs.bm25[config.get("bm25", "maxp")]
+    if method == "dense":
+        return dense
+    if method == "bm25":
+        return sparse
+    weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
+    return [
+        fuse(s, d, method, weight, rrf_k, query=q, route_weights=route)[:DOCUMENTS]
+        for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
+    ]
+
+
+def per_query_ndcg(runs: CollectionRuns, config: dict, k: int = 10) -> np.ndarray:
+    """nDCG@k of every query (in runs.query_ids order)."""
+    return np.array(
+        [
+            ndcg_at_k([d for d, _ in ranking], runs.qrels[q], k)
+            for q, ranking in zip(runs.query_ids, rankings(runs, config), strict=True)
+        ]
+    )
+
+
+def ndcg(runs: CollectionRuns, config: dict, k: int = 10) -> float:
+    """Mean nDCG@k over the collection's judged queries."""
+    return float(per_query_ndcg(runs, config, k).mean())
+
+
+def candidate_configs(
+    dense_scorings: Iterable[str] = DOC_SCORINGS,
+    bm25_scorings: Iterable[str] = ("maxp",),
+    weights: Iterable[float] = tuple(round(w, 2) for w in np.arange(0.3, 1.0001, 0.05)),
+    rrf_ks: Iterable[int] = (10, 60),
+    routes: Iterable[dict[str, float]] | None = None,
+) -> list[dict]:
+    """Every fusion (convex at each weight, rrf at each k, routed with each set of per-kind weights) for every
+    pair of document scorings."""
+    routes = list(ROUTES if routes is None else routes)
+    configs = []
+    for dense, bm25 in itertools.product(dense_scorings, bm25_scorings):
+        base = {"dense": dense, "bm25": bm25}
+        configs += [{**base, "method": "convex", "weight": w} for w in weights]
+        configs += [{**base, "method": "rrf", "rrf_k": k} for k in rrf_ks]
+        configs += [{**base, "method": "routed", "route": route} for route in routes]
+    return configs
+
+
+def best_single(runs: CollectionRuns, dense_scorings: Iterable[str], bm25_scorings: Iterable[str]) -> float:
+    """The better single method's nDCG@10: the best of dense and BM25 under any of these scorings."""
+    singles = [{"method": "dense", "dense": s} for s in dense_scorings]
+    singles += [{"method": "bm25", "bm25": s} for s in bm25_scorings]
+    return max(ndcg(runs, config) for config in singles)
+
+
+def margins(runs_list: Sequence[CollectionRuns], configs: Sequence[dict]) -> dict[str, dict[str, float]]:
+    """label -> collection -> nDCG@10 minus the better single method (over every scoring the configs use)."""
+    dense_scorings = sorted({c.get("dense", "maxp") for c in configs})
+    bm25_scorings = sorted({c.get("bm25", "maxp") for c in configs})
+    reference = {r.name: best_single(r, dense_scorings, bm25_scorings) for r in runs_list}
+    return {
+        config_label(config): {r.name: ndcg(r, config) - reference[r.name] for r in runs_list}
+        for config in configs
+    }
+
+
+# What indexing costs under each dense document scoring: FirstP embeds one chunk per document, the others
+# every chunk (Django's manual: 6,487 first chunks against 10,787 chunks).
+EMBEDS_FIRST_CHUNKS_ONLY = ("firstp",)
+DEV_TOLERANCE = 0.01  # worst dev margins closer than this are not told apart: the cheaper candidate wins
+
+
+def cost(label: str) -> int:
+    """0 for a candidate that embeds only each document's first chunk, 1 for one that embeds every chunk."""
+    return 0 if label.split(" ")[0] in EMBEDS_FIRST_CHUNKS_ONLY else 1
+
+
+def choose(
+    margin_table: dict[str, dict[str, float]], collections: Sequence[str], tolerance: float = DEV_TOLERANCE
+) -> str:
+    """Among the labels whose worst margin over these collections is within `tolerance` of the largest, the
+    cheapest to index (see cost), then the largest worst margin, then the largest mean margin."""
+    if not margin_table:
+        raise ValueError("no candidates to choose from")
+
+    def worst(label: str) -> float:
+        return min(margin_table[label][c] for c in collections)
+
+    best = max(worst(label) for label in margin_table)
+    close = [label for label in sorted(margin_table) if worst(label) >= best - tolerance - 1e-9]
+
+    def key(label: str) -> tuple[int, float, float]:
+        values = [margin_table[label][c] for c in collections]
+        return (-cost(label), round(min(values), 6), float(np.mean(values)))
+
+    return max(close, key=key)
+
+
+# ---------------------------------------------------------------- the study behind the defaults
+
+RECORD = "retrieval_defaults"
+COMMAND = "python -m ragft bench defaults --save"
+# (folder, split): what the defaults are chosen on (dev), checked on (test) and held out on.
+DEV = {"faq": ("celery-faq", "dev"), "facts": ("facts", "dev"), "identifiers": ("identifiers-dev", "dev")}
+TEST = {"faq": ("faq", "test"), "facts": ("facts", "test"), "identifiers": ("identifiers", "test")}
+MINI = {
+    "faq": ("faq-mini", "test"),
+    "facts": ("facts-mini", "test"),
+    "identifiers": ("identifiers-mini", "test"),
+}
+HELD_OUT = ("sqlalchemy-faq", "test")
+STUDY_SETS = (*DEV.values(), *TEST.values(), *MINI.values(), HELD_OUT)
+
+
+def set_key(folder: str, split: str) -> str:
+    """'facts/dev': one collection and split."""
+    return f"{folder}/{split}"
+
+
+def singles(
+    dense_scorings: Iterable[str] = DOC_SCORINGS, bm25_scorings: Iterable[str] = BM25_SCORINGS
+) -> list[dict]:
+    """Every single-method config: dense under each document scoring, BM25 under each."""
+    return [{"method": "dense", "dense": s} for s in dense_scorings] + [
+        {"method": "bm25", "bm25": s} for s in bm25_scorings
+    ]
+
+
+def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
+    """nDCG@10 of every config on every set; the dev choice; leave-one-collection-out choices and reports."""
+    table = {set_key(r.name, r.split): {} for r in runs.values()}
+    for key, r in runs.items():
+        for config in [*singles(), *configs]:
+            table[key][config_label(config)] = round(ndcg(r, config), 4)
+    labels = [config_label(c) for c in configs]
+    single_labels = [config_label(c) for c in singles()]
+
+    def margin_table(keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        best = {k: max(table[k][s] for s in single_labels) for k in keys}
+        return {label: {k: table[k][label] - best[k] for k in keys} for label in labels}
+
+    dev_keys = [set_key(*DEV[g]) for g in DEV]
+    choice = choose(margin_table(dev_keys), dev_keys)
+    loco = {}
+    for held in DEV:
+        keys = [set_key(*DEV[g]) for g in DEV if g != held]
+        picked = choose(margin_table(keys), keys)
+        report = [set_key(*DEV[held]), set_key(*TEST[held])]
+        loco[held] = {
+            "chosen_on": keys,
+            "choice": picked,
+            "reported_on": report,
+            "margin": {k: round(margin_table(report)[picked][k], 4) for k in report},
+            "ndcg@10": {k: table[k][picked] for k in report},
+        }
+    return {"ndcg@10": table, "singles": single_labels, "dev_sets": dev_keys, "choice": choice, "loco": loco}

@@ -1,0 +1,114 @@
+"""ragft.retrieval.defaults_study: one search per collection, every candidate default scored from it."""
+
+import json
+
+import numpy as np
+import pytest
+from fake_embedder import FakeEmbedder
+
+from ragft.retrieval import defaults_study as st
+
+WORDS = ["cache", "session", "model", "field", "form", "view", "admin", "query", "template", "url"]
+
+
+def _beir(folder):
+    (folder / "qrels").mkdir(parents=True)
+    docs = {
+        f"d{i}": {"title": f"T{i}", "text": f"{WORDS[i]} {WORDS[(i * 3) % 10]} text {i}"} for i in range(10)
+    }
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, **v}) + "\n" for d, v in docs.items()))
+    queries = {f"q{i}": f"{WORDS[i]} {WORDS[(i + 1) % 10]}" for i in range(10)}
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items())
+    )
+    qrels = "".join(f"q{i}\td{i}\t1\n" for i in range(10))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
+    return folder
+
+
+def test_collected_runs_reproduce_evaluate_collection(tmp_path, monkeypatch):
+    """The study's rankings at the default settings are what `eval-retrieval` computes, metric for metric."""
+    import ragft.runtime.models
+    from ragft.retrieval.doc_search import DEFAULT_SCORING
+    from ragft.retrieval.retrieval_eval import evaluate_collection
+    from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
+
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
+    embedder = FakeEmbedder(tmp_path)
+    monkeypatch.setattr(ragft.runtime.models, "load_embedder", lambda: embedder)
+    folder = _beir(tmp_path / "beir")
+    runs = st.collect(folder, "test", embedder)
+    assert runs.name == "beir" and len(runs.query_ids) == 10
+    configs = {
+        "bm25": {"method": "bm25"},
+        "dense": {"method": "dense", "dense": DEFAULT_SCORING},
+        "hybrid": {"method": DEFAULT_FUSION, "dense": DEFAULT_SCORING, "weight": DEFAULT_WEIGHT},
+    }
+    for method, config in configs.items():
+        expected = evaluate_collection(folder, method, show_progress=False, variant="fp32")
+        assert st.ndcg(runs, config) == pytest.approx(expected["ndcg@10"]), method
+        got = st.per_query_ndcg(runs, config)
+        assert got.shape == (10,) and 0 <= got.min() <= got.max() <= 1
+
+
+def _runs(name, dense_gold_rank, bm25_gold_rank):
+    """One query whose gold document d0 sits at these ranks (1-based) in the dense and BM25 lists."""
+
+    def ranking(rank):
+        docs = [f"x{i}" for i in range(5)]
+        docs.insert(rank - 1, "d0")
+        return [[(d, 1.0 - i / 10) for i, d in enumerate(docs)]]
+
+    runs = st.CollectionRuns(name, "dev", ["q"], ["how do I do this thing?"], {"q": {"d0": 1}})
+    runs.dense = {s: ranking(dense_gold_rank) for s in ("maxp", "firstp", "blend", "meanvec")}
+    runs.bm25 = {s: ranking(bm25_gold_rank) for s in ("maxp", "document")}
+    return runs
+
+
+def test_margins_are_against_the_better_single_method_and_choose_takes_the_best_worst_case():
+    a, b = _runs("a", 1, 4), _runs("b", 3, 1)
+    configs = [{"method": "convex", "weight": w} for w in (0.0, 0.5, 1.0)]
+    table = st.margins([a, b], configs)
+    assert set(table) == {"maxp | convex w=0.00", "maxp | convex w=0.50", "maxp | convex w=1.00"}
+    assert table["maxp | convex w=1.00"]["a"] == pytest.approx(0.0)  # dense alone is a's best single
+    assert table["maxp | convex w=1.00"]["b"] < 0 and table["maxp | convex w=0.00"]["a"] < 0
+    worst = {label: min(row.values()) for label, row in table.items()}
+    assert worst[st.choose(table, ["a", "b"])] == max(worst.values())
+    with pytest.raises(ValueError, match="no candidates"):
+        st.choose({}, ["a"])
+
+
+def test_candidate_configs_and_labels():
+    configs = st.candidate_configs(["firstp"], weights=[0.5], rrf_ks=[60], routes=[st.ROUTES[0]])
+    labels = [st.config_label(c) for c in configs]
+    assert labels == ["firstp | convex w=0.50", "firstp | rrf k=60", "firstp | routed 0.00/0.50/0.70"]
+    assert (
+        st.config_label({"method": "routed", "dense": "blend", "bm25": "document"})
+        == "blend+bm25 document | routed"
+    )
+    assert len(st.candidate_configs()) == 4 * (15 + 2 + len(st.ROUTES))
+
+
+def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypatch):
+    monkeypatch.setattr(st, "DEV", {"faq": ("f", "dev"), "facts": ("g", "dev"), "identifiers": ("h", "dev")})
+    monkeypatch.setattr(st, "TEST", {"faq": ("F", "dev"), "facts": ("G", "dev"), "identifiers": ("H", "dev")})
+    ranks = {"f": (1, 4), "g": (2, 1), "h": (3, 1), "F": (1, 5), "G": (2, 2), "H": (4, 1)}
+    runs = {f"{n}/dev": _runs(n, *r) for n, r in ranks.items()}
+    configs = [{"method": "convex", "weight": w} for w in np.round(np.arange(0, 1.01, 0.25), 2)]
+    result = st.study(runs, configs)
+    assert result["dev_sets"] == ["f/dev", "g/dev", "h/dev"]
+    assert set(result["loco"]) == {"faq", "facts", "identifiers"}
+    loco = result["loco"]["faq"]
+    assert loco["chosen_on"] == ["g/dev", "h/dev"] and loco["reported_on"] == ["f/dev", "F/dev"]
+    assert loco["ndcg@10"]["F/dev"] == result["ndcg@10"]["F/dev"][loco["choice"]]
+
+
+def test_choose_prefers_the_cheaper_candidate_among_those_within_the_tolerance():
+    table = {
+        "maxp | routed": {"a": 0.030, "b": 0.020},
+        "firstp | routed": {"a": 0.040, "b": 0.012},  # worst 0.012: within 0.01 of 0.020, and cheaper
+        "firstp | convex w=0.50": {"a": 0.050, "b": -0.002},  # worst -0.002: too far below
+    }
+    assert st.cost("firstp | routed") == 0 and st.cost("maxp | routed") == 1
+    assert st.choose(table, ["a", "b"]) == "firstp | routed"
+    assert st.choose(table, ["a", "b"], tolerance=0.0) == "maxp | routed"
