@@ -48,11 +48,14 @@ def test_cold_run_embeds_and_the_warm_run_reads_the_cache(tmp_path, monkeypatch)
 def test_summary_and_unknown_command():
     report = {
         "speed": {"fp32": {"chunks_per_cpu_s": 16.0, "cosine_to_fp32_mean": 1.0}},
-        "cold_warm": {"documents": 5000, "cold": {"cpu_s": 250.0}, "warm": {"cpu_s": 9.0}},
+        "cold_warm": {"bf16": {"documents": 5000, "cold": {"cpu_s": 250.0}, "warm": {"cpu_s": 9.0}}},
         "ndcg@10": {"int8": {"faq/test": {"bm25": 0.3, "hybrid": np.float64(0.65)}}},
     }
     text = rb.summary(report)
-    assert "fp32: 16.0 chunks per CPU-second" in text and "cold 250.0 CPU-s, warm 9.0 CPU-s" in text
+    assert (
+        "fp32: 16.0 chunks per CPU-second" in text
+        and "bf16, 5000 documents: cold 250.0 CPU-s, warm 9.0 CPU-s" in text
+    )
     assert "int8 faq/test: bm25 0.300, hybrid 0.650" in text
     with pytest.raises(ValueError, match="command must be"):
         rb.run("everything")

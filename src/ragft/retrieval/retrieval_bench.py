@@ -160,18 +160,26 @@ def mean_or_nan(values: Sequence[float]) -> float:
 def default_configs() -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
+    from ragft.retrieval.fusion import ROUTE_WEIGHTS
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
+    hybrid = {
+        "method": DEFAULT_FUSION,
+        "dense": DEFAULT_SCORING,
+        "bm25": BM25_SCORING,
+        "weight": DEFAULT_WEIGHT,
+    }
+    if DEFAULT_FUSION == "routed":
+        hybrid["route"] = dict(ROUTE_WEIGHTS)
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},
-        "hybrid": {
-            "method": DEFAULT_FUSION,
-            "dense": DEFAULT_SCORING,
-            "bm25": BM25_SCORING,
-            "weight": DEFAULT_WEIGHT,
-        },
+        "hybrid": hybrid,
     }
+
+
+# The hybrid before these defaults were chosen: best chunk, routed with the weights written on the test sets.
+PREVIOUS = {"method": "routed", "dense": "maxp", "route": {"keyword": 0.0, "mixed": 0.5, "semantic": 0.7}}
 
 
 def collect_all(embedders: dict, sets=None, show_progress: bool = True) -> dict[str, dict]:
@@ -202,15 +210,13 @@ def defaults_report(runs_by_variant: dict[str, dict]) -> dict:
     """The study per variant, and the per-query nDCG@10 of the defaults (for intervals in notebook 04)."""
     from ragft.retrieval import defaults_study as st
 
-    configs = st.candidate_configs()
-    report: dict = {"command": st.COMMAND, "candidates": len(configs), "variants": {}}
+    candidates = st.candidate_configs()
+    shown = {**default_configs(), "previous": PREVIOUS, "dense maxp": {"method": "dense", "dense": "maxp"}}
+    report: dict = {"command": st.COMMAND, "candidates": len(candidates), "variants": {}}
     for variant, runs in runs_by_variant.items():
-        result = st.study(runs, configs)
+        result = st.study(runs, candidates)
         result["per_query"] = {
-            key: {
-                name: [round(float(v), 4) for v in st.per_query_ndcg(r, c)]
-                for name, c in default_configs().items()
-            }
+            key: {name: [round(float(v), 4) for v in st.per_query_ndcg(r, c)] for name, c in shown.items()}
             for key, r in runs.items()
         }
         result["query_ids"] = {key: r.query_ids for key, r in runs.items()}
@@ -223,7 +229,7 @@ def _embedders() -> dict:
     from ragft.runtime.models import load_embedder
 
     fp32 = load_embedder()
-    return {"fp32": fp32, "int8": embedder_variant("int8", fp32)}
+    return {variant: embedder_variant(variant, fp32) for variant in ("fp32", "bf16", "int8")}
 
 
 def retrieval_report(threads: int = 1) -> dict:
@@ -232,6 +238,7 @@ def retrieval_report(threads: int = 1) -> dict:
 
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DEFAULT_VARIANT
+    from ragft.retrieval.quantize import cpu_has_bf16, resolve_variant
     from ragft.runtime.budget import peak_rss_mb
     from ragft.runtime.paths import data_dir
 
@@ -239,14 +246,17 @@ def retrieval_report(threads: int = 1) -> dict:
     embedders = _embedders()
     corpus, queries, _ = load_beir(data_dir() / "eval" / "faq")
     speed = embedding_speed(sample_texts(corpus, SPEED_SAMPLE), speed_variants(embedders["fp32"]))
-    cold = cold_and_warm(
-        sample_corpus(corpus), [q["text"] for q in queries.values()], embedders[DEFAULT_VARIANT]
-    )
+    default = resolve_variant(DEFAULT_VARIANT)
+    texts = [q["text"] for q in queries.values()]
+    cold = {
+        v: cold_and_warm(sample_corpus(corpus), texts, embedders[v]) for v in dict.fromkeys(["fp32", default])
+    }
     runs = collect_all(embedders)
     return {
         "command": COMMAND,
         "threads": threads,
-        "default_variant": DEFAULT_VARIANT,
+        "default_variant": default,
+        "cpu_has_bf16": cpu_has_bf16(),
         "speed": speed,
         "cold_warm": cold,
         "ndcg@10": {variant: scores_table(r, default_configs()) for variant, r in runs.items()},
@@ -286,11 +296,9 @@ def summary(report: dict) -> str:
             f"{variant}: {row['chunks_per_cpu_s']} chunks per CPU-second "
             f"(cosine to fp32 {row['cosine_to_fp32_mean']})"
         )
-    if "cold_warm" in report:
-        cw = report["cold_warm"]
-        lines.append(
-            f"{cw['documents']} documents: cold {cw['cold']['cpu_s']} CPU-s, warm {cw['warm']['cpu_s']} CPU-s"
-        )
+    for variant, cw in report.get("cold_warm", {}).items():
+        cold, warm = cw["cold"]["cpu_s"], cw["warm"]["cpu_s"]
+        lines.append(f"{variant}, {cw['documents']} documents: cold {cold} CPU-s, warm {warm} CPU-s")
     for variant, table in report.get("ndcg@10", {}).items():
         for key, row in table.items():
             lines.append(f"{variant} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row.items()))
