@@ -214,3 +214,31 @@ def test_grader_check_in_the_student_notebook_names_the_misconception(repo_root,
     text = "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[check].outputs)
     assert "treating knowledge as behavior" in text
     assert "ignoring update frequency" in text
+
+
+# ------------------------------------------------------------------------------------ the hybrid lab
+
+HYBRID = "lab_hybrid"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(HYBRID not in LABS, reason="the hybrid lab is not in this checkout")
+def test_hybrid_lab_names_each_misconception_of_a_wrong_submission(tmp_path):
+    """Facts put into tuning, no no-answer records, evaluating on trained facts, no re-index: each question
+    fails with its misconception named (one training step keeps it short; it does not change the verdicts)."""
+    nb = nbformat.read(labs.autograder(HYBRID)["autograder_notebook"], as_version=4)
+    _replace_in_cell(nb, "q1-answer", '"upload_default": "index"', '"upload_default": "tuning"')
+    _replace_in_cell(nb, "q2-answer", "rng.random() >= 0.2", "True")
+    _replace_in_cell(nb, "q3-answer", 'steps = lab.rules()["step_budget"]', "steps = 1")
+    _replace_in_cell(nb, "q4-answer", 'eval_facts = facts["dev"]', 'eval_facts = facts["train"][:12]')
+    _replace_in_cell(nb, "q5-answer", 'update_version = "5.2"', 'update_version = "4.2"')
+    submission = tmp_path / f"{HYBRID}.ipynb"
+    nbformat.write(nb, submission)
+    result = labs.grade(HYBRID, submission)
+    q = result["questions"]
+    assert q["q3"]["passed"] and not any(q[name]["passed"] for name in ("q1", "q2", "q4", "q5"))
+    assert "Facts in the tuning data (upload_default)" in q["q1"]["feedback"]
+    assert "No no-answer examples" in q["q2"]["feedback"]
+    assert "evaluating on tuned facts" in q["q4"]["feedback"]
+    assert "Likely cause: no no-answer examples in the training data" in q["q4"]["feedback"]
+    assert "Not re-indexing after an update" in q["q5"]["feedback"]
