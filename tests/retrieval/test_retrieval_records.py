@@ -1,0 +1,77 @@
+"""The committed retrieval records (notebook 04 reads them): consistent with the package, and reproducible."""
+
+import numpy as np
+import pytest
+
+from ragft.corpus.data import load_beir
+from ragft.retrieval import defaults_study as st
+from ragft.retrieval import retrieval_bench as rb
+from ragft.runtime.paths import data_dir
+from ragft.runtime.records import load_record, record_path
+
+
+@pytest.fixture(scope="module")
+def defaults():
+    return load_record(record_path(st.RECORD), st.COMMAND)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_record(record_path(rb.RECORD), rb.COMMAND)
+
+
+def test_the_package_default_is_the_choice_made_on_dev(defaults):
+    study = defaults["variants"]["fp32"]
+    assert study["dev_sets"] == [st.set_key(*st.DEV[kind]) for kind in st.DEV]
+    assert st.config_label(rb.default_configs()["hybrid"]) == study["choice"]
+    assert defaults["candidates"] == len(st.candidate_configs())
+    # the choice follows the rule from the table it was made on
+    table = study["ndcg@10"]
+    best = {k: max(table[k][s] for s in study["singles"]) for k in study["dev_sets"]}
+    labels = [label for label in table[study["dev_sets"][0]] if label not in study["singles"]]
+    margins = {label: {k: table[k][label] - best[k] for k in study["dev_sets"]} for label in labels}
+    assert st.choose(margins, study["dev_sets"]) == study["choice"]
+
+
+def test_per_query_scores_match_the_tables_and_the_qrels(defaults):
+    for variant, study in defaults["variants"].items():
+        for key, per_query in study["per_query"].items():
+            folder, split = key.split("/")
+            _, _, qrels = load_beir(data_dir() / "eval" / folder)
+            assert study["query_ids"][key] == sorted(qrels[split]), (variant, key)
+            label = st.config_label(rb.default_configs()["hybrid"])
+            assert np.mean(per_query["hybrid"]) == pytest.approx(study["ndcg@10"][key][label], abs=1e-4)
+
+
+def test_leave_one_collection_out_never_chooses_on_the_collection_it_reports(defaults):
+    for kind, row in defaults["variants"]["fp32"]["loco"].items():
+        assert st.set_key(*st.DEV[kind]) not in row["chosen_on"] and len(row["chosen_on"]) == 2
+        assert row["reported_on"] == [st.set_key(*st.DEV[kind]), st.set_key(*st.TEST[kind])]
+
+
+def test_bench_record_agrees_with_the_defaults_record(bench, defaults):
+    for variant, table in bench["ndcg@10"].items():
+        for key, row in table.items():
+            labels = {m: st.config_label(c) for m, c in rb.default_configs().items()}
+            for method, value in row.items():
+                assert value == pytest.approx(
+                    defaults["variants"][variant]["ndcg@10"][key][labels[method]], abs=1e-4
+                )
+    for result in bench["cold_warm"].values():
+        assert result["documents"] == rb.COLD_DOCUMENTS
+        assert result["cold"]["embedded"] < result["cold"]["chunks"]  # FirstP embeds first chunks only
+        assert result["warm"]["cpu_s"] < result["cold"]["cpu_s"]
+    assert bench["speed"]["fp32"]["cosine_to_fp32_mean"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_celery_faq_rows_of_the_defaults_record_reproduce(defaults):
+    """Search the dev FAQ collection again (float32; about 80 CPU-s when its vectors are not cached)."""
+    from ragft.retrieval.quantize import embedder_variant
+
+    runs = st.collect(data_dir() / "eval" / "celery-faq", "dev", embedder_variant("fp32"))
+    table = defaults["variants"]["fp32"]["ndcg@10"]["celery-faq/dev"]
+    configs = [*st.singles(), *st.candidate_configs()]
+    got = {st.config_label(c): st.ndcg(runs, c) for c in configs}
+    assert got.keys() == table.keys()
+    assert max(abs(got[label] - table[label]) for label in table) < 0.005
