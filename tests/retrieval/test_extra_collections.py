@@ -94,3 +94,24 @@ def test_sdist_collections_are_committed_with_their_license(name, split):
         assert queries[qid]["text"] not in corpus[doc_id]["title"]  # the question is not its answer's title
     first = json.loads((folder / "queries.jsonl").read_text().splitlines()[0])
     assert first["metadata"]["split"] == split
+
+
+@pytest.mark.slow
+def test_collections_rebuild_byte_for_byte(tmp_path):
+    """`python -m ragft bench collections` from the pinned sdists (downloaded once into the cache)."""
+    import shutil
+
+    shutil.copytree(EVAL / "identifiers", tmp_path / "identifiers")
+    ec.build_collections(tmp_path)
+    for name in ("identifiers-dev", *ec.SDIST_COLLECTIONS):
+        built = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*") if p.is_file())
+        committed = sorted(
+            p.relative_to(EVAL / name)
+            for p in (EVAL / name).rglob("*")
+            if p.is_file() and p.name != "README.md"
+        )
+        assert built == committed, name
+        for relative in built:
+            assert (tmp_path / name / relative).read_bytes() == (EVAL / name / relative).read_bytes(), (
+                relative
+            )
