@@ -392,13 +392,24 @@ def test_committed_queries_are_well_formed():
 def test_faq_questions_are_taken_out_of_the_sections_they_ask_about():
     from ragft.corpus.evalsets import corpus_records, without_faq_questions
 
-    question = {"id": "5.2/faq/usage#q", "path": "faq/usage.txt", "title": "How do I do X?",
-                "trail": ["FAQ: Using Django", "How do I do X?"], "text": "Like this.", "order": 1}
-    other = {"id": "5.2/ref/settings#debug", "path": "ref/settings.txt", "title": "DEBUG?",
-             "trail": ["Settings", "DEBUG?"], "text": "Default: False", "order": 1}
+    question = {
+        "id": "5.2/faq/usage#q",
+        "path": "faq/usage.txt",
+        "title": "How do I do X?",
+        "trail": ["FAQ: Using Django", "How do I do X?"],
+        "text": "Like this.",
+        "order": 1,
+    }
+    other = {
+        "id": "5.2/ref/settings#debug",
+        "path": "ref/settings.txt",
+        "title": "DEBUG?",
+        "trail": ["Settings", "DEBUG?"],
+        "text": "Default: False",
+        "order": 1,
+    }
     cleaned = without_faq_questions([question, other])
     assert cleaned[0]["title"] == "" and cleaned[0]["trail"] == ["FAQ: Using Django"]
     assert cleaned[1] is other and question["title"] == "How do I do X?"  # the input is left alone
     titles = [r["title"] for r in corpus_records([question, other])]
     assert titles == ["FAQ: Using Django", "Settings > DEBUG?"]
-
