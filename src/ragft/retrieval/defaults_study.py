@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ragft.retrieval.doc_scoring import DOC_SCORINGS, doc_scores, doc_starts, top_documents
-from ragft.retrieval.doc_search import matched
+from ragft.retrieval.doc_search import matched, score_matrix
 from ragft.retrieval.fusion import Ranking, fuse
 from ragft.retrieval.metrics import ndcg_at_k
 
@@ -59,12 +59,7 @@ def bm25_matrix(ids: Sequence[str], texts: Sequence[str], queries: Sequence[str]
     """(queries x texts) BM25 scores, 0 outside each query's `depth` best (BM25 scores are never negative)."""
     from ragft.retrieval.retrieve import BM25Retriever
 
-    position = {doc_id: i for i, doc_id in enumerate(ids)}
-    matrix = np.zeros((len(queries), len(ids)), dtype=np.float32)
-    for row, ranking in enumerate(BM25Retriever(ids, texts).search(queries, min(depth, len(ids)))):
-        for doc_id, score in ranking:
-            matrix[row, position[doc_id]] = score
-    return matrix
+    return score_matrix(BM25Retriever(ids, texts).search(queries, min(depth, len(ids))), ids)
 
 
 def collect(directory: str | Path, split: str, embedder, show_progress: bool = False) -> CollectionRuns:

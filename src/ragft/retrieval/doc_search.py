@@ -41,14 +41,21 @@ def dense_doc_scores(
     return np.concatenate(rows) if rows else np.zeros((0, len(starts)), dtype=np.float32)
 
 
+def score_matrix(rankings: Sequence[Ranking], ids: Sequence[str]) -> np.ndarray:
+    """(rankings x ids) scores: each ranking's scores at its ids' positions, 0 for ids it does not hold."""
+    position = {item: i for i, item in enumerate(ids)}
+    matrix = np.zeros((len(rankings), len(ids)), dtype=np.float32)
+    for row, ranking in enumerate(rankings):
+        for item, score in ranking:
+            matrix[row, position[item]] = score
+    return matrix
+
+
 def bm25_doc_rankings(retriever, starts: np.ndarray, doc_ids: list[str], queries: Sequence[str], k: int):
     """BM25 document rankings: each document scored by its best chunk among each query's best chunks."""
-    position = {chunk_id: i for i, chunk_id in enumerate(retriever.doc_ids)}
     out = []
     for ranking in retriever.search(list(queries), min(BM25_CHUNK_DEPTH, len(retriever.doc_ids))):
-        scores = np.zeros((1, len(retriever.doc_ids)), dtype=np.float32)
-        for chunk_id, score in ranking:
-            scores[0, position[chunk_id]] = score
+        scores = score_matrix([ranking], retriever.doc_ids)
         out += matched(top_documents(np.maximum.reduceat(scores, starts, axis=1), doc_ids, k))
     return out
 
