@@ -87,32 +87,33 @@ def lab_facts(seed: int = SEED) -> dict[str, list[dict]]:
     }
 
 
+def asked_record(fact: Mapping, rng: random.Random | None) -> dict:
+    """One evaluation record: with rng, the gold passage and one distractor (the gold one at a position drawn
+    from rng); without, the two distractors only (the right reply is the abstention).
+    {id, question, passages, answer (None: not in the documents), citation}."""
+    if rng is None:
+        passages, answer, citation = list(fact["distractors"][:2]), None, None
+    else:
+        passages = [fact["distractors"][0]]
+        at = rng.randrange(2)
+        passages.insert(at, fact["gold"])
+        answer, citation = fact["answer"], at + 1
+    return {
+        "id": fact["id"],
+        "question": fact["question"],
+        "passages": passages,
+        "answer": answer,
+        "citation": citation,
+    }
+
+
 def eval_records(facts: Sequence[dict], no_answer_every: int = 3, seed: int = SEED) -> list[dict]:
-    """Evaluation records for facts: every no_answer_every-th fact is asked with its two distractors only
-    (the right reply is the abstention); the others with the gold passage and one distractor, in a seeded
-    order. Each record: {id, question, passages, answer (None: not in the documents), citation}."""
+    """Evaluation records for facts: every no_answer_every-th fact is asked with its two distractors only,
+    the others with the gold passage and one distractor, in a seeded order (asked_record)."""
     if no_answer_every < 2:
         raise ValueError(f"no_answer_every must be >= 2, got {no_answer_every}")
     rng = random.Random(seed)
-    records = []
-    for i, fact in enumerate(facts):
-        if (i + 1) % no_answer_every == 0:
-            passages, answer, citation = list(fact["distractors"][:2]), None, None
-        else:
-            passages = [fact["distractors"][0]]
-            at = rng.randrange(2)
-            passages.insert(at, fact["gold"])
-            answer, citation = fact["answer"], at + 1
-        records.append(
-            {
-                "id": fact["id"],
-                "question": fact["question"],
-                "passages": passages,
-                "answer": answer,
-                "citation": citation,
-            }
-        )
-    return records
+    return [asked_record(f, None if (i + 1) % no_answer_every == 0 else rng) for i, f in enumerate(facts)]
 
 
 def hidden_records() -> list[dict]:
@@ -126,17 +127,8 @@ def hidden_records() -> list[dict]:
     chosen = {f["id"] for f in answerable}
     rest = [f for f in facts if f["id"] not in chosen]
     no_answer = random.Random(hidden["seed"]).sample(rest, hidden["no_answer"])
-    asked = eval_records(answerable, no_answer_every=len(answerable) + 1, seed=hidden["seed"])
-    return asked + [
-        {
-            "id": f["id"],
-            "question": f["question"],
-            "passages": list(f["distractors"][:2]),
-            "answer": None,
-            "citation": None,
-        }
-        for f in no_answer
-    ]
+    rng = random.Random(hidden["seed"])
+    return [asked_record(f, rng) for f in answerable] + [asked_record(f, None) for f in no_answer]
 
 
 def training_pair(record: Mapping) -> tuple[list[dict], str]:
