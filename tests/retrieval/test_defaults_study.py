@@ -65,6 +65,18 @@ def _runs(name, dense_gold_rank, bm25_gold_rank):
     return runs
 
 
+def test_routed_candidates_with_pins_route_by_the_collections_term_counts():
+    runs = _runs("a", 1, 4)
+    runs.query_texts = ["Why does flush() fail here?"]
+    route = {"keyword": 0.0, "mixed": 0.0, "semantic": 1.0}  # mixed: BM25's order, semantic: dense's
+    config = {"method": "routed", "dense": "maxp", "route": route, "pins": 20}
+    runs.text_counts = {"flush": 3}
+    assert st.rankings(runs, config) == st.rankings(runs, {**config, "pins": None})  # pinned: mixed
+    assert st.rankings(runs, config)[0][0][0] == "x0"
+    runs.text_counts = {"flush": 300}  # too common to pin: semantic, dense's order
+    assert st.rankings(runs, config)[0][0][0] == "d0"
+
+
 def test_margins_are_against_the_better_single_method_and_choose_takes_the_best_worst_case():
     a, b = _runs("a", 1, 4), _runs("b", 3, 1)
     configs = [{"method": "convex", "weight": w} for w in (0.0, 0.5, 1.0)]
@@ -79,14 +91,23 @@ def test_margins_are_against_the_better_single_method_and_choose_takes_the_best_
 
 
 def test_candidate_configs_and_labels():
-    configs = st.candidate_configs(["firstp"], weights=[0.5], rrf_ks=[60], routes=[st.ROUTES[0]])
+    configs = st.candidate_configs(
+        ["firstp"], weights=[0.5], rrf_ks=[60], routes=[st.ROUTES[0]], pin_limits=[None]
+    )
     labels = [st.config_label(c) for c in configs]
     assert labels == ["firstp | convex w=0.50", "firstp | rrf k=60", "firstp | routed 0.00/0.50/0.70"]
     assert (
         st.config_label({"method": "routed", "dense": "blend", "bm25": "document"})
         == "blend+bm25 document | routed"
     )
-    assert len(st.candidate_configs()) == 4 * (15 + 2 + len(st.ROUTES))
+    pinned = st.candidate_configs(
+        ["firstp"], weights=[], rrf_ks=[], routes=[st.ROUTES[0]], pin_limits=[None, 20]
+    )
+    assert [st.config_label(c) for c in pinned] == [
+        "firstp | routed 0.00/0.50/0.70",
+        "firstp | routed 0.00/0.50/0.70 pins<=20",
+    ]
+    assert len(st.candidate_configs()) == 4 * (15 + 2 + len(st.ROUTES) * len(st.PIN_LIMITS))
 
 
 def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypatch):

@@ -54,6 +54,18 @@ def test_route_query_sends_names_to_keywords_and_questions_by_their_words():
     assert fusion.route_query("How do I cite Django in a paper?") == "semantic"
 
 
+def test_route_query_with_an_index_counts_only_the_names_bm25_can_pin():
+    question = "Why does flush() fail after os.fork()?"
+    assert fusion.query_names(question) == ["flush()", "os.fork"]
+    assert fusion.route_query(question) == "mixed"  # no index: any name counts
+    assert fusion.route_query(question, pins=lambda name: False) == "semantic"
+    assert fusion.route_query(question, pins=lambda name: name == "os.fork") == "mixed"
+    assert fusion.route_query("DEBUG", pins=lambda name: False) == "keyword"  # short lookups stay keyword
+    seen = []
+    fusion.fuse(BM25, DENSE, "routed", query=question, pins=lambda name: seen.append(name) or False)
+    assert seen == ["flush()", "os.fork"]
+
+
 def test_routed_fusion_weights_by_route_and_needs_the_query():
     keyword = fusion.ROUTE_WEIGHTS["keyword"]
     assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, keyword)

@@ -51,6 +51,17 @@ def test_bm25_finds_the_exact_identifier_first():
     assert all(score > 0 for _, score in ranking)
 
 
+def test_bm25_pins_a_name_only_when_one_of_its_terms_is_rare_in_the_index():
+    texts = ["flush the session", "flush again", "flush it", "ABSOLUTE_URL_OVERRIDES maps models"]
+    bm25 = retrieve.BM25Retriever(["a", "b", "c", "d"], texts)
+    assert bm25.text_counts["flush"] == 3 and bm25.text_counts["absolute_url_overrides"] == 1
+    assert bm25.pins("ABSOLUTE_URL_OVERRIDES")
+    assert not bm25.pins("flush()", max_texts=2) and bm25.pins("flush()", max_texts=3)
+    assert not bm25.pins("4.2")  # a version number leaves no term: one-character tokens are dropped
+    assert not bm25.pins("MISSING_SETTING")  # a term in no text pins nothing
+    assert retrieve.pinned({"os": 1}, "os.fork", 1) and not retrieve.pinned({"os": 2}, "os.fork", 1)
+
+
 def test_bm25_handles_empty_and_unmatched_queries_and_clips_k():
     bm25 = retrieve.BM25Retriever(IDS, TEXTS)
     empty, nothing, many = bm25.search(["", "zebra", "table tables"], k=50)

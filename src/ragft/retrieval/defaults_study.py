@@ -28,6 +28,9 @@ ROUTES = tuple(
     {"keyword": k, "mixed": m, "semantic": s}
     for k, m, s in itertools.product((0.0, 0.2), (0.5, 0.7), (0.7, 0.8, 0.9, 0.95))
 )
+# How routing tells a 'mixed' query: None = any name the pattern finds (route_query without an index); a
+# number = only names BM25 can pin, a term of theirs in at most that many indexed texts (BM25Retriever.pins).
+PIN_LIMITS = (None, 5, 10, 20, 50, 100)
 DOCUMENTS = 100  # documents kept from each list before fusing, and per query after
 BM25_CHUNK_DEPTH = 1000
 
@@ -43,6 +46,7 @@ class CollectionRuns:
     qrels: dict[str, dict[str, int]]
     dense: dict[str, list[Ranking]] = field(default_factory=dict)  # doc scoring -> rankings
     bm25: dict[str, list[Ranking]] = field(default_factory=dict)  # "maxp" or "document" -> rankings
+    text_counts: dict[str, int] = field(default_factory=dict)  # in how many chunks each BM25 term occurs
 
 
 def judged_queries(directory: Path, split: str) -> tuple[dict, list[str], list[str], dict]:
@@ -55,17 +59,17 @@ def judged_queries(directory: Path, split: str) -> tuple[dict, list[str], list[s
     return corpus, ids, [queries[q]["text"] for q in ids], judged
 
 
-def bm25_matrix(ids: Sequence[str], texts: Sequence[str], queries: Sequence[str], depth: int) -> np.ndarray:
+def bm25_matrix(retriever, queries: Sequence[str], depth: int) -> np.ndarray:
     """(queries x texts) BM25 scores, 0 outside each query's `depth` best (BM25 scores are never negative)."""
-    from ragft.retrieval.retrieve import BM25Retriever
-
-    return score_matrix(BM25Retriever(ids, texts).search(queries, min(depth, len(ids))), ids)
+    ids = retriever.doc_ids
+    return score_matrix(retriever.search(queries, min(depth, len(ids))), ids)
 
 
 def collect(directory: str | Path, split: str, embedder, show_progress: bool = False) -> CollectionRuns:
     """Search one collection's split with dense (every doc scoring) and BM25 (chunks and whole documents)."""
     from ragft.retrieval.embed import embed_texts
     from ragft.retrieval.retrieval_eval import chunk_collection
+    from ragft.retrieval.retrieve import BM25Retriever
 
     directory = Path(directory)
     corpus, query_ids, query_texts, qrels = judged_queries(directory, split)
@@ -79,13 +83,15 @@ def collect(directory: str | Path, split: str, embedder, show_progress: bool = F
     for scoring in DOC_SCORINGS:
         scores = doc_scores(scoring, chunk_scores, starts, query_vectors, vectors)
         runs.dense[scoring] = top_documents(scores, doc_ids, DOCUMENTS)
-    sparse = bm25_matrix([c.chunk_id for c in chunks], texts, query_texts, BM25_CHUNK_DEPTH)
+    chunk_index = BM25Retriever([c.chunk_id for c in chunks], texts)
+    runs.text_counts = chunk_index.text_counts
+    sparse = bm25_matrix(chunk_index, query_texts, BM25_CHUNK_DEPTH)
     runs.bm25["maxp"] = matched(
         top_documents(np.maximum.reduceat(sparse, starts, axis=1), doc_ids, DOCUMENTS)
     )
     whole = [f"{corpus[d].get('title', '')}\n{corpus[d].get('text', '')}" for d in doc_ids]
     runs.bm25["document"] = matched(
-        top_documents(bm25_matrix(doc_ids, whole, query_texts, DOCUMENTS), doc_ids, DOCUMENTS)
+        top_documents(bm25_matrix(BM25Retriever(doc_ids, whole), query_texts, DOCUMENTS), doc_ids, DOCUMENTS)
     )
     return runs
 
@@ -101,7 +107,8 @@ def config_label(config: dict) -> str:
     if method == "rrf":
         return f"{scoring} | rrf k={config['rrf_k']}"
     if method == "routed" and "route" in config:
-        return f"{scoring} | routed " + "/".join(f"{config['route'][kind]:.2f}" for kind in ROUTE_KINDS)
+        label = f"{scoring} | routed " + "/".join(f"{config['route'][kind]:.2f}" for kind in ROUTE_KINDS)
+        return label + (f" pins<={config['pins']}" if config.get("pins") else "")
     return f"{scoring} | {method}"
 
 
@@ -115,8 +122,15 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
     if method == "bm25":
         return sparse
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
+    pins = None
+    if config.get("pins"):
+        from ragft.retrieval.retrieve import pinned
+
+        def pins(name: str) -> bool:
+            return pinned(runs.text_counts, name, config["pins"])
+
     return [
-        fuse(s, d, method, weight, rrf_k, query=q, route_weights=route)[:DOCUMENTS]
+        fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
     ]
 
@@ -142,16 +156,22 @@ def candidate_configs(
     weights: Iterable[float] = tuple(round(w, 2) for w in np.arange(0.3, 1.0001, 0.05)),
     rrf_ks: Iterable[int] = (10, 60),
     routes: Iterable[dict[str, float]] | None = None,
+    pin_limits: Iterable[int | None] = PIN_LIMITS,
 ) -> list[dict]:
-    """Every fusion (convex at each weight, rrf at each k, routed with each set of per-kind weights) for every
-    pair of document scorings."""
+    """Every fusion (convex at each weight, rrf at each k, routed with each set of per-kind weights and each
+    way of telling a 'mixed' query) for every pair of document scorings."""
     routes = list(ROUTES if routes is None else routes)
+    pin_limits = list(pin_limits)
     configs = []
     for dense, bm25 in itertools.product(dense_scorings, bm25_scorings):
         base = {"dense": dense, "bm25": bm25}
         configs += [{**base, "method": "convex", "weight": w} for w in weights]
         configs += [{**base, "method": "rrf", "rrf_k": k} for k in rrf_ks]
-        configs += [{**base, "method": "routed", "route": route} for route in routes]
+        configs += [
+            {**base, "method": "routed", "route": route, **({"pins": pins} if pins else {})}
+            for route in routes
+            for pins in pin_limits
+        ]
     return configs
 
 

@@ -121,6 +121,6 @@ class DocumentRetriever:
         if self.method == "dense":
             return [r[:k] for r in dense]
         return [
-            fuse(s, d, self.fusion, self.weight, query=q)[:k]
+            fuse(s, d, self.fusion, self.weight, query=q, pins=self.bm25.pins)[:k]
             for q, s, d in zip(queries, sparse, dense, strict=True)
         ]

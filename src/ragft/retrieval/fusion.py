@@ -7,7 +7,7 @@ A ranking is a list of (doc_id, score) pairs, best first.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 Ranking = list[tuple[str, float]]
 FUSIONS = ("rrf", "convex", "raw", "routed")
@@ -16,6 +16,11 @@ DEFAULT_RRF_K = 60
 # Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
 ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.7}
 KEYWORD_MAX_WORDS = 3
+# With an index at hand, a name counts only if BM25 can pin it: one of its terms is in at most this many
+# indexed texts (BM25 drops one-character tokens, so "1.7" leaves nothing to match, and a name as common as
+# "flush()" in an ORM's manual matches too much). Chosen on dev collections with the weights above.
+PIN_MAX_TEXTS = 20
+Pins = Callable[[str], bool]  # does BM25 pin this name in the index at hand (see BM25Retriever.pins)
 _IDENTIFIER = re.compile(
     r"[A-Z][A-Z0-9]*_[A-Z0-9_]+"  # SETTING_NAMES
     r"|\b[a-z_]\w*(?:\.\w+)*\.[A-Z]\d{3}\b"  # system-check ids: admin.E108
@@ -80,16 +85,25 @@ def raw_sum(sparse: Ranking, dense: Ranking) -> Ranking:
     return convex(sparse, dense, weight=0.5, normalize=False)
 
 
-def route_query(query: str) -> str:
+def query_names(query: str) -> list[str]:
+    """The identifiers a query names: SETTING_NAMES, dotted names, calls, options, check ids, versions."""
+    return _IDENTIFIER.findall(query)
+
+
+def route_query(query: str, pins: Pins | None = None) -> str:
     """Which retriever a query leans on: 'keyword' (a short query without a question mark, like a
     search-box lookup of a name), 'mixed' (a sentence naming an identifier) or 'semantic' (plain words).
 
     Dense retrieval is weak at exact names and BM25 at rewording; routing gives each query the mix
-    that suits it, so the hybrid keeps up with the stronger side when the other is much weaker.
+    that suits it, so the hybrid keeps up with the stronger side when the other is much weaker. With
+    `pins` (the index's BM25Retriever.pins), a sentence is 'mixed' only if BM25 can pin one of its names.
     """
     if len(query.split()) <= KEYWORD_MAX_WORDS and not query.rstrip().endswith("?"):
         return "keyword"
-    return "mixed" if _IDENTIFIER.search(query) else "semantic"
+    names = query_names(query)
+    if pins is not None:
+        names = [name for name in names if pins(name)]
+    return "mixed" if names else "semantic"
 
 
 def fuse(
@@ -100,13 +114,15 @@ def fuse(
     k: int = DEFAULT_RRF_K,
     query: str | None = None,
     route_weights: dict[str, float] | None = None,
+    pins: Pins | None = None,
 ) -> Ranking:
     """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex;
-    routed: the convex weight of the query's kind (route_query) in route_weights, else ROUTE_WEIGHTS)."""
+    routed: the convex weight of the query's kind (route_query, with `pins` if given) in route_weights,
+    else ROUTE_WEIGHTS)."""
     if method == "routed":
         if query is None:
             raise ValueError("query is required for routed fusion: the weight depends on the query")
-        return convex(sparse, dense, (route_weights or ROUTE_WEIGHTS)[route_query(query)])
+        return convex(sparse, dense, (route_weights or ROUTE_WEIGHTS)[route_query(query, pins)])
     if method == "rrf":
         return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
     if method == "convex":

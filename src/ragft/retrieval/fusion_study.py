@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ragft.retrieval.chunking import Chunk
-from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, Ranking, fuse
+from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, Pins, Ranking, fuse
 from ragft.retrieval.metrics import DEFAULT_METRICS, evaluate, per_query, run_from_rankings
 from ragft.retrieval.retrieval_eval import CHUNK_DEPTH_FACTOR, chunk_collection
 from ragft.retrieval.retrieve import (
@@ -44,6 +44,7 @@ class SearchRuns:
     chunk_to_doc: dict[str, str]
     depth: int  # chunks kept per fused list before collapsing (as search_documents does)
     documents: int = 100  # documents kept per query after collapsing
+    pins: Pins | None = None  # the BM25 index's BM25Retriever.pins, for routed fusion
 
     def __post_init__(self) -> None:
         n = len(self.query_ids)
@@ -90,6 +91,7 @@ def collect_runs(
         chunk_to_doc={c.chunk_id: c.doc_id for c in chunks},
         depth=depth,
         documents=documents,
+        pins=retriever.bm25.pins,
     )
 
 
@@ -108,7 +110,8 @@ def chunk_rankings(
         else:
             # HybridRetriever fuses lists of max(FUSION_DEPTH, depth) chunks, then keeps depth of them.
             top = max(FUSION_DEPTH, runs.depth)
-            out.append(fuse(sparse[:top], dense[:top], method, weight, rrf_k, query=query)[: runs.depth])
+            fused = fuse(sparse[:top], dense[:top], method, weight, rrf_k, query=query, pins=runs.pins)
+            out.append(fused[: runs.depth])
     return out
 
 

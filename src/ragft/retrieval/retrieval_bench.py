@@ -147,7 +147,7 @@ def mean_or_nan(values: Sequence[float]) -> float:
 def default_configs() -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
-    from ragft.retrieval.fusion import ROUTE_WEIGHTS
+    from ragft.retrieval.fusion import PIN_MAX_TEXTS, ROUTE_WEIGHTS
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     hybrid = {
@@ -158,6 +158,7 @@ def default_configs() -> dict[str, dict]:
     }
     if DEFAULT_FUSION == "routed":
         hybrid["route"] = dict(ROUTE_WEIGHTS)
+        hybrid["pins"] = PIN_MAX_TEXTS
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},

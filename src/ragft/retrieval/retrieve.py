@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, Ranking, fuse
+from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, PIN_MAX_TEXTS, Ranking, fuse
 
 METHODS = ("bm25", "dense", "hybrid")
 INDEXES = ("flat", "hnsw", "ivf")
@@ -49,6 +49,22 @@ def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), return_ids=False, show_progress=False)
 
 
+def text_counts(tokenized: Sequence[Sequence[str]]) -> dict[str, int]:
+    """In how many texts each term occurs (document frequency)."""
+    counts: dict[str, int] = {}
+    for terms in tokenized:
+        for term in set(terms):
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
+def pinned(counts: dict[str, int], name: str, max_texts: int = PIN_MAX_TEXTS) -> bool:
+    """Whether BM25 can single out a name: one of its terms occurs in 1 to max_texts texts (text_counts).
+
+    A version number leaves no term (one-character tokens are dropped); a common word matches too much."""
+    return any(0 < counts.get(term, 0) <= max_texts for term in bm25_tokenize([name])[0])
+
+
 class BM25Retriever:
     """Okapi BM25 over the texts (k1=1.5, b=0.75, Lucene's variant), via bm25s."""
 
@@ -58,8 +74,14 @@ class BM25Retriever:
         import bm25s
 
         self.doc_ids = _check_ids(doc_ids, len(texts), "texts")
+        tokens = bm25_tokenize(texts)
         self.index = bm25s.BM25(k1=k1, b=b)
-        self.index.index(bm25_tokenize(texts), show_progress=False)
+        self.index.index(tokens, show_progress=False)
+        self.text_counts = text_counts(tokens)
+
+    def pins(self, name: str, max_texts: int = PIN_MAX_TEXTS) -> bool:
+        """Whether BM25 can single out this name in this index (see pinned)."""
+        return pinned(self.text_counts, name, max_texts)
 
     def search(self, queries: Sequence[str], k: int = 10) -> list[Ranking]:
         _check_k(k)
@@ -179,7 +201,7 @@ class HybridRetriever:
         _check_k(k)
         sparse, dense = self.search_both(queries, k)
         return [
-            fuse(s, d, self.fusion, self.weight, self.rrf_k, query=q)[:k]
+            fuse(s, d, self.fusion, self.weight, self.rrf_k, query=q, pins=self.bm25.pins)[:k]
             for q, s, d in zip(queries, sparse, dense, strict=True)
         ]
 
