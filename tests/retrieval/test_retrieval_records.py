@@ -75,3 +75,29 @@ def test_celery_faq_rows_of_the_defaults_record_reproduce(defaults):
     got = {st.config_label(c): st.ndcg(runs, c) for c in configs}
     assert got.keys() == table.keys()
     assert max(abs(got[label] - table[label]) for label in table) < 0.005
+
+
+@pytest.mark.slow
+def test_speed_rows_of_the_bench_record_reproduce(bench):
+    """Embed the bench's seeded sample again (about 60 CPU-s): the same cosines to float32, and the speed-ups
+    the record reports, loosely (CPU seconds vary between machines and runs)."""
+    from ragft.retrieval.quantize import cpu_has_bf16
+    from ragft.runtime.models import load_embedder
+
+    corpus, _, _ = load_beir(data_dir() / "eval" / "faq")
+    texts = rb.sample_texts(corpus, rb.SPEED_SAMPLE)
+    assert len(texts) == bench["speed"]["fp32"]["chunks"]
+    variants = rb.speed_variants(load_embedder())
+    faster = ["int8 per-channel", "fp32, 128 tokens"] + (["bf16"] if cpu_has_bf16() else [])
+    got = rb.embedding_speed(texts, {name: variants[name] for name in ["fp32", *faster]})
+    for name, row in got.items():
+        recorded = bench["speed"][name]
+        assert row["cosine_to_fp32_mean"] == pytest.approx(recorded["cosine_to_fp32_mean"], abs=0.002), name
+        assert row["cosine_to_fp32_min"] == pytest.approx(recorded["cosine_to_fp32_min"], abs=0.01), name
+    for name in faster:
+        assert recorded_speedup(bench, name) > 1.5
+        assert got[name]["chunks_per_cpu_s"] > 1.3 * got["fp32"]["chunks_per_cpu_s"], name
+
+
+def recorded_speedup(bench, name: str) -> float:
+    return bench["speed"][name]["chunks_per_cpu_s"] / bench["speed"]["fp32"]["chunks_per_cpu_s"]
