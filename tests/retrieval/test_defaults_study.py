@@ -70,11 +70,14 @@ def test_routed_candidates_with_pins_route_by_the_collections_term_counts():
     runs.query_texts = ["Why does flush() fail here?"]
     route = {"keyword": 0.0, "mixed": 0.0, "semantic": 1.0}  # mixed: BM25's order, semantic: dense's
     config = {"method": "routed", "dense": "maxp", "route": route, "pins": 20}
-    runs.text_counts = {"flush": 3}
+    runs.postings = {"flush": np.arange(3)}
     assert st.rankings(runs, config) == st.rankings(runs, {**config, "pins": None})  # pinned: mixed
     assert st.rankings(runs, config)[0][0][0] == "x0"
-    runs.text_counts = {"flush": 300}  # too common to pin: semantic, dense's order
+    runs.postings = {"flush": np.arange(300)}  # too common to pin: semantic, dense's order
     assert st.rankings(runs, config)[0][0][0] == "d0"
+    assert st.route_kinds(runs, pin_max=20) == ["semantic"]
+    runs.postings = {"flush": np.arange(3)}
+    assert st.route_kinds(runs, pin_max=20) == ["mixed"] and st.route_kinds(runs, pin_max=2) == ["semantic"]
 
 
 def test_margins_are_against_the_better_single_method_and_choose_takes_the_best_worst_case():
@@ -111,17 +114,19 @@ def test_candidate_configs_and_labels():
 
 
 def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypatch):
-    monkeypatch.setattr(st, "DEV", {"faq": ("f", "dev"), "facts": ("g", "dev"), "identifiers": ("h", "dev")})
+    dev = {"faq": (("f", "dev"), ("e", "dev")), "facts": (("g", "dev"),), "identifiers": (("h", "dev"),)}
+    monkeypatch.setattr(st, "DEV", dev)
     monkeypatch.setattr(st, "TEST", {"faq": ("F", "dev"), "facts": ("G", "dev"), "identifiers": ("H", "dev")})
-    ranks = {"f": (1, 4), "g": (2, 1), "h": (3, 1), "F": (1, 5), "G": (2, 2), "H": (4, 1)}
+    ranks = {"f": (1, 4), "e": (1, 3), "g": (2, 1), "h": (3, 1), "F": (1, 5), "G": (2, 2), "H": (4, 1)}
     runs = {f"{n}/dev": _runs(n, *r) for n, r in ranks.items()}
     configs = [{"method": "convex", "weight": w} for w in np.round(np.arange(0, 1.01, 0.25), 2)]
     result = st.study(runs, configs)
-    assert result["dev_sets"] == ["f/dev", "g/dev", "h/dev"]
+    assert result["dev_sets"] == ["f/dev", "e/dev", "g/dev", "h/dev"]  # both dev sets of the faq kind
     assert set(result["loco"]) == {"faq", "facts", "identifiers"}
     loco = result["loco"]["faq"]
-    assert loco["chosen_on"] == ["g/dev", "h/dev"] and loco["reported_on"] == ["f/dev", "F/dev"]
+    assert loco["chosen_on"] == ["g/dev", "h/dev"] and loco["reported_on"] == ["f/dev", "e/dev", "F/dev"]
     assert loco["ndcg@10"]["F/dev"] == result["ndcg@10"]["F/dev"][loco["choice"]]
+    assert result["loco"]["facts"]["chosen_on"] == ["f/dev", "e/dev", "h/dev"]
 
 
 def test_choose_prefers_the_cheaper_candidate_among_those_within_the_tolerance():

@@ -82,7 +82,9 @@ def test_committed_identifiers_dev_is_what_the_builder_writes(tmp_path):
     assert jsonl_bytes(evalset.queries) == (EVAL / "identifiers-dev" / "queries.jsonl").read_bytes()
 
 
-@pytest.mark.parametrize(("name", "split"), [("celery-faq", "dev"), ("sqlalchemy-faq", "test")])
+@pytest.mark.parametrize(
+    ("name", "split"), [("celery-faq", "dev"), ("scrapy-faq", "dev"), ("sqlalchemy-faq", "test")]
+)
 def test_sdist_collections_are_committed_with_their_license(name, split):
     folder = EVAL / name
     corpus, queries, qrels = load_beir(folder)

@@ -51,15 +51,16 @@ def test_bm25_finds_the_exact_identifier_first():
     assert all(score > 0 for _, score in ranking)
 
 
-def test_bm25_pins_a_name_only_when_one_of_its_terms_is_rare_in_the_index():
-    texts = ["flush the session", "flush again", "flush it", "ABSOLUTE_URL_OVERRIDES maps models"]
-    bm25 = retrieve.BM25Retriever(["a", "b", "c", "d"], texts)
-    assert bm25.text_counts["flush"] == 3 and bm25.text_counts["absolute_url_overrides"] == 1
+def test_bm25_pins_a_name_only_when_few_texts_hold_all_of_its_terms():
+    texts = ["flush the session", "flush again", "flush the os", "ABSOLUTE_URL_OVERRIDES maps", "os fork"]
+    bm25 = retrieve.BM25Retriever(["a", "b", "c", "d", "e"], texts)
+    assert list(bm25.postings["flush"]) == [0, 1, 2] and list(bm25.postings["os"]) == [2, 4]
     assert bm25.pins("ABSOLUTE_URL_OVERRIDES")
     assert not bm25.pins("flush()", max_texts=2) and bm25.pins("flush()", max_texts=3)
+    assert retrieve.texts_with_all_terms(bm25.postings, "os.flush") == 1  # only "flush the os" holds both
+    assert bm25.pins("os.flush", max_texts=1) and not bm25.pins("os.fork.flush", max_texts=1)
     assert not bm25.pins("4.2")  # a version number leaves no term: one-character tokens are dropped
     assert not bm25.pins("MISSING_SETTING")  # a term in no text pins nothing
-    assert retrieve.pinned({"os": 1}, "os.fork", 1) and not retrieve.pinned({"os": 2}, "os.fork", 1)
 
 
 def test_bm25_handles_empty_and_unmatched_queries_and_clips_k():

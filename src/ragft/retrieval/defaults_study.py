@@ -46,7 +46,7 @@ class CollectionRuns:
     qrels: dict[str, dict[str, int]]
     dense: dict[str, list[Ranking]] = field(default_factory=dict)  # doc scoring -> rankings
     bm25: dict[str, list[Ranking]] = field(default_factory=dict)  # "maxp" or "document" -> rankings
-    text_counts: dict[str, int] = field(default_factory=dict)  # in how many chunks each BM25 term occurs
+    postings: dict[str, np.ndarray] = field(default_factory=dict)  # the chunks each BM25 term occurs in
 
 
 def judged_queries(directory: Path, split: str) -> tuple[dict, list[str], list[str], dict]:
@@ -84,7 +84,7 @@ def collect(directory: str | Path, split: str, embedder, show_progress: bool = F
         scores = doc_scores(scoring, chunk_scores, starts, query_vectors, vectors)
         runs.dense[scoring] = top_documents(scores, doc_ids, DOCUMENTS)
     chunk_index = BM25Retriever([c.chunk_id for c in chunks], texts)
-    runs.text_counts = chunk_index.text_counts
+    runs.postings = chunk_index.postings
     sparse = bm25_matrix(chunk_index, query_texts, BM25_CHUNK_DEPTH)
     runs.bm25["maxp"] = matched(
         top_documents(np.maximum.reduceat(sparse, starts, axis=1), doc_ids, DOCUMENTS)
@@ -127,12 +127,22 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
         from ragft.retrieval.retrieve import pinned
 
         def pins(name: str) -> bool:
-            return pinned(runs.text_counts, name, config["pins"])
+            return pinned(runs.postings, name, config["pins"])
 
     return [
         fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
     ]
+
+
+def route_kinds(runs: CollectionRuns, pin_max: int | None = None) -> list[str]:
+    """Each query's routing kind (runs.query_ids order), with names pinned in this collection's BM25 index
+    (pin_max texts at most; the package default when None)."""
+    from ragft.retrieval.fusion import PIN_MAX_TEXTS, route_query
+    from ragft.retrieval.retrieve import pinned
+
+    limit = PIN_MAX_TEXTS if pin_max is None else pin_max
+    return [route_query(q, lambda name: pinned(runs.postings, name, limit)) for q in runs.query_texts]
 
 
 def per_query_ndcg(runs: CollectionRuns, config: dict, k: int = 10) -> np.ndarray:
@@ -229,8 +239,13 @@ def choose(
 
 RECORD = "retrieval_defaults"
 COMMAND = "python -m ragft bench defaults --save"
-# (folder, split): what the defaults are chosen on (dev), checked on (test) and held out on.
-DEV = {"faq": ("celery-faq", "dev"), "facts": ("facts", "dev"), "identifiers": ("identifiers-dev", "dev")}
+# (folder, split): what the defaults are chosen on (dev: one or more sets per kind of question), checked on
+# (test) and held out on.
+DEV = {
+    "faq": (("celery-faq", "dev"), ("scrapy-faq", "dev")),
+    "facts": (("facts", "dev"),),
+    "identifiers": (("identifiers-dev", "dev"),),
+}
 TEST = {"faq": ("faq", "test"), "facts": ("facts", "test"), "identifiers": ("identifiers", "test")}
 MINI = {
     "faq": ("faq-mini", "test"),
@@ -238,12 +253,17 @@ MINI = {
     "identifiers": ("identifiers-mini", "test"),
 }
 HELD_OUT = ("sqlalchemy-faq", "test")
-STUDY_SETS = (*DEV.values(), *TEST.values(), *MINI.values(), HELD_OUT)
+STUDY_SETS = (*(s for sets in DEV.values() for s in sets), *TEST.values(), *MINI.values(), HELD_OUT)
 
 
 def set_key(folder: str, split: str) -> str:
     """'facts/dev': one collection and split."""
     return f"{folder}/{split}"
+
+
+def dev_keys(kinds: Iterable[str] | None = None) -> list[str]:
+    """The dev sets of these kinds of question (all kinds by default), as set keys."""
+    return [set_key(*s) for kind in (DEV if kinds is None else kinds) for s in DEV[kind]]
 
 
 def singles(
@@ -268,13 +288,13 @@ def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
         best = {k: max(table[k][s] for s in single_labels) for k in keys}
         return {label: {k: table[k][label] - best[k] for k in keys} for label in labels}
 
-    dev_keys = [set_key(*DEV[g]) for g in DEV]
-    choice = choose(margin_table(dev_keys), dev_keys)
+    dev = dev_keys()
+    choice = choose(margin_table(dev), dev)
     loco = {}
     for held in DEV:
-        keys = [set_key(*DEV[g]) for g in DEV if g != held]
+        keys = dev_keys(g for g in DEV if g != held)
         picked = choose(margin_table(keys), keys)
-        report = [set_key(*DEV[held]), set_key(*TEST[held])]
+        report = [*dev_keys([held]), set_key(*TEST[held])]
         loco[held] = {
             "chosen_on": keys,
             "choice": picked,
@@ -282,4 +302,4 @@ def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
             "margin": {k: round(margin_table(report)[picked][k], 4) for k in report},
             "ndcg@10": {k: table[k][picked] for k in report},
         }
-    return {"ndcg@10": table, "singles": single_labels, "dev_sets": dev_keys, "choice": choice, "loco": loco}
+    return {"ndcg@10": table, "singles": single_labels, "dev_sets": dev, "choice": choice, "loco": loco}

@@ -2,12 +2,12 @@
 
 - `identifiers-dev`: 40 identifiers of each kind that the identifiers test set does not ask, drawn with
   seed 0 from the same candidates, over the same corpus (a dev split for identifiers);
-- `celery-faq`: the real FAQ of Celery's documentation over its manual (FAQ-style dev questions: Django's
-  FAQ has 46 questions, all of them test);
+- `celery-faq` and `scrapy-faq`: the real FAQs of Celery's and Scrapy's documentation over their manuals
+  (FAQ-style dev questions: Django's FAQ has 46 questions, all of them test);
 - `sqlalchemy-faq`: the real FAQ of SQLAlchemy's documentation over its manual, held out: no default is
   chosen on it, it only reports.
 
-`python -m ragft bench collections` rebuilds all three, byte for byte, from pinned sdists.
+`python -m ragft bench collections` rebuilds all four, byte for byte, from pinned sdists.
 """
 
 from __future__ import annotations
@@ -36,6 +36,16 @@ SDIST_COLLECTIONS: dict[str, dict] = {
         "license": "LICENSE",
         "split": "dev",
     },
+    "scrapy-faq": {
+        "package": "scrapy",
+        "release": "2.19.0",
+        "sha256": "34130726582b64c91531162ab277c4053e558876d49ba219cb43679e71d80a87",
+        "docs": "docs/",
+        "faq": ("faq.rst",),
+        "skip": ("news.rst",),
+        "license": "LICENSE",
+        "split": "dev",
+    },
     "sqlalchemy-faq": {
         "package": "sqlalchemy",
         "release": "2.0.36",
@@ -58,10 +68,13 @@ def fetch_sdist(name: str, cache: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{source['package']}-{source['release']}.tar.gz"
     if not path.is_file():
-        # --no-build-isolation: pip only reads the metadata, with the setuptools already installed.
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-        cmd += ["--no-build-isolation", f"{source['package']}=={source['release']}", "-d", str(folder)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        cmd += [f"{source['package']}=={source['release']}", "-d", str(folder)]
+        # pip reads the sdist's metadata: with the setuptools already installed where that is its build
+        # backend, else in an isolated build environment (hatchling for Scrapy, from the package registry).
+        result = subprocess.run([*cmd, "--no-build-isolation"], capture_output=True, text=True)
+        if result.returncode != 0 or not path.is_file():
+            result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0 or not path.is_file():
             raise FileNotFoundError(f"pip could not download {path.name}: {result.stderr.strip()[-500:]}")
     if sha256_file(path) != source["sha256"]:
@@ -162,7 +175,7 @@ def build_identifiers_dev(eval_dir: Path) -> dict:
 
 
 def build_collections(eval_dir: Path, cache: Path | None = None) -> dict:
-    """Rebuild identifiers-dev, celery-faq and sqlalchemy-faq under eval_dir; counts per file."""
+    """Rebuild identifiers-dev and every SDIST_COLLECTIONS folder under eval_dir; counts per file."""
     counts = {f"identifiers-dev/{k}": v for k, v in build_identifiers_dev(eval_dir).items()}
     for name in SDIST_COLLECTIONS:
         counts.update({f"{name}/{k}": v for k, v in build_sdist_collection(name, eval_dir, cache).items()})

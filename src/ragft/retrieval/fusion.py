@@ -14,12 +14,12 @@ FUSIONS = ("rrf", "convex", "raw", "routed")
 DEFAULT_RRF_K = 60
 # Routed fusion: dense's share in a convex combination, by kind of query (see route_query).
 # Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
-ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.7}
+ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.9}
 KEYWORD_MAX_WORDS = 3
-# With an index at hand, a name counts only if BM25 can pin it: one of its terms is in at most this many
-# indexed texts (BM25 drops one-character tokens, so "1.7" leaves nothing to match, and a name as common as
-# "flush()" in an ORM's manual matches too much). Chosen on dev collections with the weights above.
-PIN_MAX_TEXTS = 20
+# With an index at hand, a name counts only if BM25 can pin it: at most this many indexed texts hold all its
+# terms (BM25 drops one-character tokens, so "1.7" leaves nothing to match, and a name as common as "flush()"
+# in an ORM's manual matches too much). Chosen on dev collections with the weights above.
+PIN_MAX_TEXTS = 10
 Pins = Callable[[str], bool]  # does BM25 pin this name in the index at hand (see BM25Retriever.pins)
 _IDENTIFIER = re.compile(
     r"[A-Z][A-Z0-9]*_[A-Z0-9_]+"  # SETTING_NAMES

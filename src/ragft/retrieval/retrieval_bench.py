@@ -209,6 +209,8 @@ def defaults_report(runs_by_variant: dict[str, dict]) -> dict:
         }
         result["query_ids"] = {key: r.query_ids for key, r in runs.items()}
         report["variants"][variant] = result
+    first = next(iter(runs_by_variant.values()), {})
+    report["route_kinds"] = {key: st.route_kinds(r) for key, r in first.items()}  # the same in every variant
     return report
 
 

@@ -15,8 +15,8 @@ from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, PIN_MAX_TEXTS, Rankin
 METHODS = ("bm25", "dense", "hybrid")
 INDEXES = ("flat", "hnsw", "ivf")
 # The default hybrid: routed fusion (fusion.route_query picks dense's weight per query, ROUTE_WEIGHTS). Chosen
-# in notebook 04 on dev collections (facts dev, identifiers-dev, celery-faq): the candidate whose worst margin
-# against the better single method is largest (the cheaper to index among those within 0.01); see
+# in notebook 04 on dev collections (facts dev, identifiers-dev, celery-faq, scrapy-faq): the candidate whose
+# worst margin against the better single method is largest (the cheaper to index among those within 0.01); see
 # data/experiments/retrieval_defaults.json. DEFAULT_WEIGHT is dense's share when convex or rrf is asked for
 # without a weight.
 DEFAULT_FUSION = "routed"
@@ -49,20 +49,31 @@ def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), return_ids=False, show_progress=False)
 
 
-def text_counts(tokenized: Sequence[Sequence[str]]) -> dict[str, int]:
-    """In how many texts each term occurs (document frequency)."""
-    counts: dict[str, int] = {}
-    for terms in tokenized:
+def term_postings(tokenized: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """For each term, the sorted indexes of the texts it occurs in."""
+    lists: dict[str, list[int]] = {}
+    for i, terms in enumerate(tokenized):
         for term in set(terms):
-            counts[term] = counts.get(term, 0) + 1
-    return counts
+            lists.setdefault(term, []).append(i)
+    return {term: np.asarray(ids, dtype=np.int32) for term, ids in lists.items()}
 
 
-def pinned(counts: dict[str, int], name: str, max_texts: int = PIN_MAX_TEXTS) -> bool:
-    """Whether BM25 can single out a name: one of its terms occurs in 1 to max_texts texts (text_counts).
+def texts_with_all_terms(postings: dict[str, np.ndarray], name: str) -> int:
+    """How many indexed texts hold every BM25 term of a name (0 when it leaves no term, like "4.2")."""
+    terms = bm25_tokenize([name])[0]
+    if not terms or any(term not in postings for term in terms):
+        return 0
+    common = postings[terms[0]]
+    for term in terms[1:]:
+        common = np.intersect1d(common, postings[term], assume_unique=True)
+    return len(common)
 
-    A version number leaves no term (one-character tokens are dropped); a common word matches too much."""
-    return any(0 < counts.get(term, 0) <= max_texts for term in bm25_tokenize([name])[0])
+
+def pinned(postings: dict[str, np.ndarray], name: str, max_texts: int = PIN_MAX_TEXTS) -> bool:
+    """Whether BM25 can single out a name: 1 to max_texts indexed texts hold all of its terms.
+
+    A version number leaves no term (one-character tokens are dropped); a common name matches too much."""
+    return 0 < texts_with_all_terms(postings, name) <= max_texts
 
 
 class BM25Retriever:
@@ -77,11 +88,11 @@ class BM25Retriever:
         tokens = bm25_tokenize(texts)
         self.index = bm25s.BM25(k1=k1, b=b)
         self.index.index(tokens, show_progress=False)
-        self.text_counts = text_counts(tokens)
+        self.postings = term_postings(tokens)
 
     def pins(self, name: str, max_texts: int = PIN_MAX_TEXTS) -> bool:
         """Whether BM25 can single out this name in this index (see pinned)."""
-        return pinned(self.text_counts, name, max_texts)
+        return pinned(self.postings, name, max_texts)
 
     def search(self, queries: Sequence[str], k: int = 10) -> list[Ranking]:
         _check_k(k)
