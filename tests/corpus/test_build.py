@@ -126,3 +126,21 @@ def test_rebuild_from_cached_sdists_matches_committed_data(tmp_path):
     assert built == sorted([*committed["files"], "manifest.json"])
     for relative in built:
         assert (tmp_path / relative).read_bytes() == (data_dir() / relative).read_bytes(), relative
+
+
+def test_pip_download_sdist_tries_each_build_setting_in_order(tmp_path, monkeypatch):
+    calls = []
+    path = tmp_path / "scrapy-2.19.0.tar.gz"
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        if "--no-build-isolation" in cmd:
+            return subprocess.CompletedProcess(cmd, 1, "", "no module named hatchling")
+        path.write_bytes(b"sdist")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(corpus.subprocess, "run", fake_run)
+    assert corpus.pip_download_sdist("scrapy", "2.19.0", path, build_isolation=(False, True)) == path
+    assert ["--no-build-isolation" in cmd for cmd in calls] == [True, False]
+    with pytest.raises(ValueError, match="at least one try"):
+        corpus.pip_download_sdist("scrapy", "2.19.0", path, build_isolation=())

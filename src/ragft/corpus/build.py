@@ -61,6 +61,30 @@ def verify_sdist(path: Path, release: str) -> None:
         )
 
 
+def pip_download_sdist(
+    package: str, release: str, path: Path, build_isolation: tuple[bool, ...] = (True,)
+) -> Path:
+    """Download one sdist from the package registry into path's folder (pip names it path.name).
+
+    pip reads the sdist's metadata to do so, in an isolated build environment or with the build backend
+    already installed; each entry of build_isolation is one try, in order, until the file is there."""
+    if not build_isolation:
+        raise ValueError("build_isolation must hold at least one try (True: isolated, False: not)")
+    # One requirement per call: pip download with two pins of one package silently keeps only one.
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+    cmd += [f"{package}=={release}", "-d", str(path.parent)]
+    for isolated in build_isolation:
+        result = subprocess.run(
+            cmd if isolated else [*cmd, "--no-build-isolation"], capture_output=True, text=True
+        )
+        if result.returncode == 0 and path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"pip could not download {package}=={release} into {path.parent} "
+        f"(exit {result.returncode}): {result.stderr.strip()[-500:]}"
+    )
+
+
 def fetch_sdists(cache: Path | None = None) -> dict[str, Path]:
     """Download the pinned Django sdists into <cache>/sdists (once) and verify their hashes."""
     folder = (cache if cache is not None else paths.cache_dir()) / "sdists"
@@ -70,15 +94,7 @@ def fetch_sdists(cache: Path | None = None) -> dict[str, Path]:
         path = folder / sdist_name(release)
         if not path.is_file():
             _log(f"downloading django=={release} into {folder}")
-            # One requirement per call: pip download with two Django pins silently keeps only one.
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-            cmd += [f"django=={release}", "-d", str(folder)]
-            result = subprocess.run(cmd, capture_output=True, text=True)
-            if result.returncode != 0 or not path.is_file():
-                raise FileNotFoundError(
-                    f"pip could not download django=={release} into {folder} "
-                    f"(exit {result.returncode}): {result.stderr.strip()[-500:]}"
-                )
+            pip_download_sdist("django", release, path)
         verify_sdist(path, release)
         found[version] = path
     return found

@@ -13,11 +13,10 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import tarfile
 from pathlib import Path, PurePosixPath
 
+from ragft.corpus.build import pip_download_sdist
 from ragft.corpus.evalsets import EvalQueries, jsonl_bytes, write_beir
 from ragft.corpus.rst_sections import clean_markup, parse_sections
 from ragft.runtime.hashing import sha256_file
@@ -68,15 +67,9 @@ def fetch_sdist(name: str, cache: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{source['package']}-{source['release']}.tar.gz"
     if not path.is_file():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-        cmd += [f"{source['package']}=={source['release']}", "-d", str(folder)]
-        # pip reads the sdist's metadata: with the setuptools already installed where that is its build
-        # backend, else in an isolated build environment (hatchling for Scrapy, from the package registry).
-        result = subprocess.run([*cmd, "--no-build-isolation"], capture_output=True, text=True)
-        if result.returncode != 0 or not path.is_file():
-            result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not path.is_file():
-            raise FileNotFoundError(f"pip could not download {path.name}: {result.stderr.strip()[-500:]}")
+        # First with the setuptools already installed (Celery, SQLAlchemy), else in an isolated build
+        # environment (hatchling for Scrapy, from the package registry).
+        pip_download_sdist(source["package"], source["release"], path, build_isolation=(False, True))
     if sha256_file(path) != source["sha256"]:
         raise ValueError(f"{path} is not the pinned file (sha256 {source['sha256']}); delete it and rebuild")
     return path
