@@ -18,7 +18,7 @@ import numpy as np
 
 from ragft.retrieval.doc_scoring import DOC_SCORINGS, doc_scores, doc_starts, top_documents
 from ragft.retrieval.doc_search import matched, score_matrix
-from ragft.retrieval.fusion import Ranking, fuse
+from ragft.retrieval.fusion import Pins, Ranking, fuse
 from ragft.retrieval.metrics import ndcg_at_k
 
 BM25_SCORINGS = ("maxp", "document")
@@ -29,7 +29,7 @@ ROUTES = tuple(
     for k, m, s in itertools.product((0.0, 0.2), (0.5, 0.7), (0.7, 0.8, 0.9, 0.95))
 )
 # How routing tells a 'mixed' query: None = any name the pattern finds (route_query without an index); a
-# number = only names BM25 can pin, a term of theirs in at most that many indexed texts (BM25Retriever.pins).
+# number = only names BM25 can pin: at most that many indexed texts hold all their terms (BM25Retriever.pins).
 PIN_LIMITS = (None, 5, 10, 20, 50, 100)
 DOCUMENTS = 100  # documents kept from each list before fusing, and per query after
 BM25_CHUNK_DEPTH = 1000
@@ -122,27 +122,30 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
     if method == "bm25":
         return sparse
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
-    pins = None
-    if config.get("pins"):
-        from ragft.retrieval.retrieve import pinned
-
-        def pins(name: str) -> bool:
-            return pinned(runs.postings, name, config["pins"])
-
+    pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
     return [
         fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
     ]
 
 
+def collection_pins(runs: CollectionRuns, max_texts: int) -> Pins:
+    """The collection's BM25Retriever.pins at this limit, from the postings kept in runs."""
+    from ragft.retrieval.retrieve import pinned
+
+    def pins(name: str) -> bool:
+        return pinned(runs.postings, name, max_texts)
+
+    return pins
+
+
 def route_kinds(runs: CollectionRuns, pin_max: int | None = None) -> list[str]:
     """Each query's routing kind (runs.query_ids order), with names pinned in this collection's BM25 index
     (pin_max texts at most; the package default when None)."""
     from ragft.retrieval.fusion import PIN_MAX_TEXTS, route_query
-    from ragft.retrieval.retrieve import pinned
 
-    limit = PIN_MAX_TEXTS if pin_max is None else pin_max
-    return [route_query(q, lambda name: pinned(runs.postings, name, limit)) for q in runs.query_texts]
+    pins = collection_pins(runs, PIN_MAX_TEXTS if pin_max is None else pin_max)
+    return [route_query(q, pins) for q in runs.query_texts]
 
 
 def per_query_ndcg(runs: CollectionRuns, config: dict, k: int = 10) -> np.ndarray:
