@@ -29,9 +29,8 @@ def _beir(folder):
 def test_collected_runs_reproduce_evaluate_collection(tmp_path, monkeypatch):
     """The study's rankings at the default settings are what `eval-retrieval` computes, metric for metric."""
     import ragft.runtime.models
-    from ragft.retrieval.doc_search import DEFAULT_SCORING
+    from ragft.retrieval.retrieval_bench import default_configs
     from ragft.retrieval.retrieval_eval import evaluate_collection
-    from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
     embedder = FakeEmbedder(tmp_path)
@@ -39,12 +38,7 @@ def test_collected_runs_reproduce_evaluate_collection(tmp_path, monkeypatch):
     folder = _beir(tmp_path / "beir")
     runs = st.collect(folder, "test", embedder)
     assert runs.name == "beir" and len(runs.query_ids) == 10
-    configs = {
-        "bm25": {"method": "bm25"},
-        "dense": {"method": "dense", "dense": DEFAULT_SCORING},
-        "hybrid": {"method": DEFAULT_FUSION, "dense": DEFAULT_SCORING, "weight": DEFAULT_WEIGHT},
-    }
-    for method, config in configs.items():
+    for method, config in default_configs().items():
         expected = evaluate_collection(folder, method, show_progress=False, variant="fp32")
         assert st.ndcg(runs, config) == pytest.approx(expected["ndcg@10"]), method
         got = st.per_query_ndcg(runs, config)
@@ -98,19 +92,26 @@ def test_candidate_configs_and_labels():
         ["firstp"], weights=[0.5], rrf_ks=[60], routes=[st.ROUTES[0]], pin_limits=[None]
     )
     labels = [st.config_label(c) for c in configs]
-    assert labels == ["firstp | convex w=0.50", "firstp | rrf k=60", "firstp | routed 0.00/0.50/0.70"]
+    assert labels == [
+        "firstp | convex w=0.50",
+        "firstp | routed 0.00/0.50/0.70",
+        "firstp | convex w=0.50 zscore",
+        "firstp | routed 0.00/0.50/0.70 zscore",
+        "firstp | rrf k=60",  # ranks only: no scale
+    ]
     assert (
         st.config_label({"method": "routed", "dense": "blend", "bm25": "document"})
         == "blend+bm25 document | routed"
     )
     pinned = st.candidate_configs(
-        ["firstp"], weights=[], rrf_ks=[], routes=[st.ROUTES[0]], pin_limits=[None, 20]
+        ["firstp"], weights=[], rrf_ks=[], routes=[st.ROUTES[0]], pin_limits=[None, 20], scales=["minmax"]
     )
     assert [st.config_label(c) for c in pinned] == [
         "firstp | routed 0.00/0.50/0.70",
         "firstp | routed 0.00/0.50/0.70 pins<=20",
     ]
-    assert len(st.candidate_configs()) == 4 * (15 + 2 + len(st.ROUTES) * len(st.PIN_LIMITS))
+    per_scale = 15 + len(st.ROUTES) * len(st.PIN_LIMITS)
+    assert len(st.candidate_configs()) == 4 * (2 + len(st.SCALES) * per_scale)
 
 
 def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypatch):

@@ -22,6 +22,34 @@ def test_min_max_maps_best_to_one_and_worst_to_zero():
     assert fusion.min_max([]) == {}
 
 
+def test_z_scores_center_on_the_mean_in_units_of_the_spread():
+    z = fusion.z_scores([("a", 3.0), ("b", 1.0), ("c", 2.0)])
+    spread = (2 / 3) ** 0.5
+    assert z == {"a": pytest.approx(1 / spread), "b": pytest.approx(-1 / spread), "c": 0.0}
+    assert fusion.z_scores([("x", 3.0), ("y", 3.0)]) == {"x": 0.0, "y": 0.0}
+    assert fusion.z_scores([]) == {}
+
+
+def test_min_max_depends_on_the_two_extremes_z_scores_on_every_score():
+    before = [("top", 30.0), ("b", 6.0), ("c", 5.0), ("d", 4.0)]
+    after = [("top", 30.0), ("b", 6.0), ("c", 25.0), ("d", 4.0)]  # only a middle score moved
+    assert fusion.min_max(before)["b"] == fusion.min_max(after)["b"]
+    assert fusion.z_scores(before)["b"] != pytest.approx(fusion.z_scores(after)["b"])
+
+
+def test_a_document_missing_from_a_list_scores_the_bottom_of_its_scale():
+    assert fusion.rescale(BM25, "minmax") == (fusion.min_max(BM25), 0.0)
+    scores, missing = fusion.rescale(BM25, "zscore")
+    assert missing == min(scores.values()) == scores["c"] < 0
+    # "a" is only in BM25's list and "d" only in dense's: each takes the other list's lowest
+    fused = dict(fusion.convex(BM25, DENSE, 0.5, scale="zscore"))
+    dense_z = fusion.z_scores(DENSE)
+    assert fused["a"] == pytest.approx(0.5 * scores["a"] + 0.5 * dense_z["d"])
+    assert fused["d"] == pytest.approx(0.5 * scores["c"] + 0.5 * dense_z["d"])
+    with pytest.raises(ValueError, match=r"scale must be one of \['minmax', 'zscore'\], got 'rank'"):
+        fusion.convex(BM25, DENSE, 0.5, scale="rank")
+
+
 def test_convex_weight_zero_is_bm25_and_one_is_dense():
     assert [d for d, _ in fusion.convex(BM25, DENSE, 0.0)][:3] == ["a", "b", "c"]
     assert [d for d, _ in fusion.convex(BM25, DENSE, 1.0)][:2] == ["c", "b"]
@@ -67,14 +95,18 @@ def test_route_query_with_an_index_counts_only_the_names_bm25_can_pin():
 
 
 def test_routed_fusion_weights_by_route_and_needs_the_query():
-    keyword = fusion.ROUTE_WEIGHTS["keyword"]
-    assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG") == fusion.convex(BM25, DENSE, keyword)
+    keyword, scale = fusion.ROUTE_WEIGHTS["keyword"], fusion.ROUTE_SCALE
+    routed = fusion.fuse(BM25, DENSE, "routed", query="DEBUG")
+    assert routed == fusion.convex(BM25, DENSE, keyword, scale=scale)
     mine = {"keyword": 0.0, "mixed": 0.5, "semantic": 1.0}
     assert fusion.fuse(BM25, DENSE, "routed", query="DEBUG", route_weights=mine) == fusion.convex(
-        BM25, DENSE, 0.0
+        BM25, DENSE, 0.0, scale=scale
     )
     question = "Why is my page slow?"
     assert fusion.fuse(BM25, DENSE, "routed", query=question) == fusion.convex(
+        BM25, DENSE, fusion.ROUTE_WEIGHTS["semantic"], scale=scale
+    )
+    assert fusion.fuse(BM25, DENSE, "routed", query=question, scale="minmax") == fusion.convex(
         BM25, DENSE, fusion.ROUTE_WEIGHTS["semantic"]
     )
     with pytest.raises(ValueError, match="query is required"):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ragft.retrieval.doc_scoring import DOC_SCORINGS, doc_scores, doc_starts, top_documents
 from ragft.retrieval.doc_search import matched, score_matrix
-from ragft.retrieval.fusion import Pins, Ranking, fuse
+from ragft.retrieval.fusion import SCALES, Pins, Ranking, fuse
 from ragft.retrieval.metrics import ndcg_at_k
 
 BM25_SCORINGS = ("maxp", "document")
@@ -102,14 +102,15 @@ def config_label(config: dict) -> str:
     scoring = f"{config.get('dense', 'maxp')}"
     if config.get("bm25", "maxp") != "maxp":
         scoring += f"+bm25 {config['bm25']}"
+    scale = f" {config['scale']}" if config.get("scale", "minmax") != "minmax" else ""
     if method == "convex":
-        return f"{scoring} | convex w={config['weight']:.2f}"
+        return f"{scoring} | convex w={config['weight']:.2f}{scale}"
     if method == "rrf":
         return f"{scoring} | rrf k={config['rrf_k']}"
     if method == "routed" and "route" in config:
         label = f"{scoring} | routed " + "/".join(f"{config['route'][kind]:.2f}" for kind in ROUTE_KINDS)
-        return label + (f" pins<={config['pins']}" if config.get("pins") else "")
-    return f"{scoring} | {method}"
+        return label + (f" pins<={config['pins']}" if config.get("pins") else "") + scale
+    return f"{scoring} | {method}{scale}"
 
 
 def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
@@ -123,8 +124,9 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
         return sparse
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
     pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
+    scale = config.get("scale", "minmax")
     return [
-        fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins)[:DOCUMENTS]
+        fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins, scale=scale)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
     ]
 
@@ -170,21 +172,24 @@ def candidate_configs(
     rrf_ks: Iterable[int] = (10, 60),
     routes: Iterable[dict[str, float]] | None = None,
     pin_limits: Iterable[int | None] = PIN_LIMITS,
+    scales: Iterable[str] = SCALES,  # a config without "scale" is min-max
 ) -> list[dict]:
     """Every fusion (convex at each weight, rrf at each k, routed with each set of per-kind weights and each
-    way of telling a 'mixed' query) for every pair of document scorings."""
+    way of telling a 'mixed' query; convex and routed under each scale) for each pair of document scorings."""
     routes = list(ROUTES if routes is None else routes)
-    pin_limits = list(pin_limits)
+    pin_limits, scales = list(pin_limits), list(scales)
     configs = []
     for dense, bm25 in itertools.product(dense_scorings, bm25_scorings):
         base = {"dense": dense, "bm25": bm25}
-        configs += [{**base, "method": "convex", "weight": w} for w in weights]
+        for scale in scales:
+            scaled = {**base, **({"scale": scale} if scale != "minmax" else {})}
+            configs += [{**scaled, "method": "convex", "weight": w} for w in weights]
+            configs += [
+                {**scaled, "method": "routed", "route": route, **({"pins": pins} if pins else {})}
+                for route in routes
+                for pins in pin_limits
+            ]
         configs += [{**base, "method": "rrf", "rrf_k": k} for k in rrf_ks]
-        configs += [
-            {**base, "method": "routed", "route": route, **({"pins": pins} if pins else {})}
-            for route in routes
-            for pins in pin_limits
-        ]
     return configs
 
 

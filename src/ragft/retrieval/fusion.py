@@ -12,6 +12,11 @@ from collections.abc import Callable, Sequence
 Ranking = list[tuple[str, float]]
 FUSIONS = ("rrf", "convex", "raw", "routed")
 DEFAULT_RRF_K = 60
+# How a convex combination puts the two lists on one scale before weighting them (see rescale).
+SCALES = ("minmax", "zscore")
+# Routed fusion rescales by z-scores: chosen on dev collections with the weights below. Plain convex fusion
+# keeps min-max unless told.
+ROUTE_SCALE = "zscore"
 # Routed fusion: dense's share in a convex combination, by kind of query (see route_query).
 # Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
 ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.9}
@@ -65,17 +70,48 @@ def min_max(ranking: Ranking) -> dict[str, float]:
     return {doc_id: (score - low) / (high - low) for doc_id, score in ranking}
 
 
-def convex(sparse: Ranking, dense: Ranking, weight: float = 0.5, normalize: bool = True) -> Ranking:
-    """weight * dense + (1 - weight) * sparse, on min-max normalized scores (a missing doc scores 0).
+def z_scores(ranking: Ranking) -> dict[str, float]:
+    """Rescale a list's scores to how many standard deviations each lies above the list's mean (all 0 when
+    the scores are equal). Min-max takes its scale from the top and bottom scores only; here every score
+    in the list sets it."""
+    if not ranking:
+        return {}
+    scores = [score for _, score in ranking]
+    mean = sum(scores) / len(scores)
+    spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+    if spread == 0:
+        return {doc_id: 0.0 for doc_id, _ in ranking}
+    return {doc_id: (score - mean) / spread for doc_id, score in ranking}
+
+
+def rescale(ranking: Ranking, scale: str = "minmax") -> tuple[dict[str, float], float]:
+    """(doc_id -> rescaled score, the score of a document missing from the list): the bottom of the scale
+    (0 under min-max, the list's lowest z-score): a document a retriever did not return counts as its last."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    if scale == "minmax":
+        return min_max(ranking), 0.0
+    scores = z_scores(ranking)
+    return scores, min(scores.values(), default=0.0)
+
+
+def convex(
+    sparse: Ranking, dense: Ranking, weight: float = 0.5, normalize: bool = True, scale: str = "minmax"
+) -> Ranking:
+    """weight * dense + (1 - weight) * sparse, on scores rescaled by `scale` (min-max by default; a document
+    missing from a list scores as that list's last).
 
     weight 0 is BM25 alone, 1 is dense alone. With normalize=False this is raw-score fusion.
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be between 0 and 1, got {weight}")
-    a = min_max(sparse) if normalize else dict(sparse)
-    b = min_max(dense) if normalize else dict(dense)
+    if normalize:
+        (a, a_missing), (b, b_missing) = rescale(sparse, scale), rescale(dense, scale)
+    else:
+        (a, a_missing), (b, b_missing) = (dict(sparse), 0.0), (dict(dense), 0.0)
     fused = {
-        doc_id: (1 - weight) * a.get(doc_id, 0.0) + weight * b.get(doc_id, 0.0) for doc_id in a.keys() | b
+        doc_id: (1 - weight) * a.get(doc_id, a_missing) + weight * b.get(doc_id, b_missing)
+        for doc_id in a.keys() | b
     }
     return _sorted(fused)
 
@@ -115,18 +151,21 @@ def fuse(
     query: str | None = None,
     route_weights: dict[str, float] | None = None,
     pins: Pins | None = None,
+    scale: str | None = None,
 ) -> Ranking:
     """Fuse a BM25 and a dense ranking with one of FUSIONS (weight: dense's share, for rrf and convex;
     routed: the convex weight of the query's kind (route_query, with `pins` if given) in route_weights,
-    else ROUTE_WEIGHTS)."""
+    else ROUTE_WEIGHTS). `scale` (one of SCALES) rescales convex and routed scores; by default min-max for
+    convex and ROUTE_SCALE for routed."""
     if method == "routed":
         if query is None:
             raise ValueError("query is required for routed fusion: the weight depends on the query")
-        return convex(sparse, dense, (route_weights or ROUTE_WEIGHTS)[route_query(query, pins)])
+        weight = (route_weights or ROUTE_WEIGHTS)[route_query(query, pins)]
+        return convex(sparse, dense, weight, scale=scale or ROUTE_SCALE)
     if method == "rrf":
         return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
     if method == "convex":
-        return convex(sparse, dense, weight)
+        return convex(sparse, dense, weight, scale=scale or "minmax")
     if method == "raw":
         return raw_sum(sparse, dense)
     raise ValueError(f"method must be one of {list(FUSIONS)}, got {method!r}")

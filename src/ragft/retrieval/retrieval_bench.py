@@ -147,7 +147,7 @@ def mean_or_nan(values: Sequence[float]) -> float:
 def default_configs() -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
-    from ragft.retrieval.fusion import PIN_MAX_TEXTS, ROUTE_WEIGHTS
+    from ragft.retrieval.fusion import PIN_MAX_TEXTS, ROUTE_SCALE, ROUTE_WEIGHTS
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     hybrid = {
@@ -159,6 +159,8 @@ def default_configs() -> dict[str, dict]:
     if DEFAULT_FUSION == "routed":
         hybrid["route"] = dict(ROUTE_WEIGHTS)
         hybrid["pins"] = PIN_MAX_TEXTS
+        if ROUTE_SCALE != "minmax":
+            hybrid["scale"] = ROUTE_SCALE
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},
