@@ -7,6 +7,7 @@ import pytest
 from fake_embedder import FakeEmbedder
 
 from ragft.retrieval import defaults_study as st
+from ragft.retrieval import fusion
 
 WORDS = ["cache", "session", "model", "field", "form", "view", "admin", "query", "template", "url"]
 
@@ -99,10 +100,13 @@ def test_candidate_configs_and_labels():
         "firstp | routed 0.00/0.50/0.70 zscore",
         "firstp | rrf k=60",  # ranks only: no scale
     ]
+    # a config without "scale" is labelled with the scale fuse gives its method by default
     assert (
         st.config_label({"method": "routed", "dense": "blend", "bm25": "document"})
-        == "blend+bm25 document | routed"
+        == f"blend+bm25 document | routed {fusion.ROUTE_SCALE}"
     )
+    assert st.config_label({"method": "convex", "weight": 0.5}) == "maxp | convex w=0.50"
+    assert st.config_label({"method": "routed", "scale": "minmax"}) == "maxp | routed"
     pinned = st.candidate_configs(
         ["firstp"], weights=[], rrf_ks=[], routes=[st.ROUTES[0]], pin_limits=[None, 20], scales=["minmax"]
     )

@@ -27,6 +27,8 @@ def test_z_scores_center_on_the_mean_in_units_of_the_spread():
     spread = (2 / 3) ** 0.5
     assert z == {"a": pytest.approx(1 / spread), "b": pytest.approx(-1 / spread), "c": 0.0}
     assert fusion.z_scores([("x", 3.0), ("y", 3.0)]) == {"x": 0.0, "y": 0.0}
+    equal = [("x", 0.1), ("y", 0.1), ("z", 0.1)]  # their mean is not exactly 0.1 in floating point
+    assert fusion.z_scores(equal) == {"x": 0.0, "y": 0.0, "z": 0.0}
     assert fusion.z_scores([]) == {}
 
 
@@ -48,6 +50,21 @@ def test_a_document_missing_from_a_list_scores_the_bottom_of_its_scale():
     assert fused["d"] == pytest.approx(0.5 * scores["c"] + 0.5 * dense_z["d"])
     with pytest.raises(ValueError, match=r"scale must be one of \['minmax', 'zscore'\], got 'rank'"):
         fusion.convex(BM25, DENSE, 0.5, scale="rank")
+    with pytest.raises(ValueError, match="scale must be one of"):
+        fusion.fuse(BM25, DENSE, "rrf", scale="rank")
+
+
+def test_a_short_bm25_list_counts_as_filled_up_with_zeros_under_z_scores():
+    # BM25 returns only the documents sharing a word with the query; every other one scores 0.
+    lone = [("hit", 4.0)]
+    scores, missing = fusion.rescale(lone, "zscore", slots=4)  # as if [4, 0, 0, 0]
+    spread = 3**0.5  # mean 1; deviations 3, -1, -1, -1: variance 3
+    assert scores == {"hit": pytest.approx(3 / spread)} and missing == pytest.approx(-1 / spread)
+    assert fusion.rescale(lone, "zscore") == ({"hit": 0.0}, 0.0)  # alone, a lone hit would have no say
+    dense = [("a", 0.9), ("b", 0.8), ("c", 0.7), ("hit", 0.1)]
+    # at BM25's share 0.8, the lone hit comes first, as it does under min-max
+    assert fusion.convex(lone, dense, 0.2, scale="zscore")[0][0] == "hit"
+    assert fusion.convex(lone, dense, 0.2)[0][0] == "hit"
 
 
 def test_convex_weight_zero_is_bm25_and_one_is_dense():

@@ -102,7 +102,7 @@ def config_label(config: dict) -> str:
     scoring = f"{config.get('dense', 'maxp')}"
     if config.get("bm25", "maxp") != "maxp":
         scoring += f"+bm25 {config['bm25']}"
-    scale = f" {config['scale']}" if config.get("scale", "minmax") != "minmax" else ""
+    scale = f" {effective_scale(config)}" if effective_scale(config) != "minmax" else ""
     if method == "convex":
         return f"{scoring} | convex w={config['weight']:.2f}{scale}"
     if method == "rrf":
@@ -111,6 +111,15 @@ def config_label(config: dict) -> str:
         label = f"{scoring} | routed " + "/".join(f"{config['route'][kind]:.2f}" for kind in ROUTE_KINDS)
         return label + (f" pins<={config['pins']}" if config.get("pins") else "") + scale
     return f"{scoring} | {method}{scale}"
+
+
+def effective_scale(config: dict) -> str:
+    """The rescaling a convex or routed config fuses with: its "scale", else fuse's default for its method."""
+    from ragft.retrieval.fusion import ROUTE_SCALE
+
+    if config["method"] not in ("convex", "routed"):
+        return "minmax"  # ranks (rrf), raw sums and single methods: no rescaling to name
+    return config.get("scale") or (ROUTE_SCALE if config["method"] == "routed" else "minmax")
 
 
 def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
@@ -124,7 +133,7 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
         return sparse
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
     pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
-    scale = config.get("scale", "minmax")
+    scale = effective_scale(config) if method in ("convex", "routed") else None
     return [
         fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins, scale=scale)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)
@@ -172,7 +181,7 @@ def candidate_configs(
     rrf_ks: Iterable[int] = (10, 60),
     routes: Iterable[dict[str, float]] | None = None,
     pin_limits: Iterable[int | None] = PIN_LIMITS,
-    scales: Iterable[str] = SCALES,  # a config without "scale" is min-max
+    scales: Iterable[str] = SCALES,
 ) -> list[dict]:
     """Every fusion (convex at each weight, rrf at each k, routed with each set of per-kind weights and each
     way of telling a 'mixed' query; convex and routed under each scale) for each pair of document scorings."""
@@ -182,7 +191,7 @@ def candidate_configs(
     for dense, bm25 in itertools.product(dense_scorings, bm25_scorings):
         base = {"dense": dense, "bm25": bm25}
         for scale in scales:
-            scaled = {**base, **({"scale": scale} if scale != "minmax" else {})}
+            scaled = {**base, "scale": scale}
             configs += [{**scaled, "method": "convex", "weight": w} for w in weights]
             configs += [
                 {**scaled, "method": "routed", "route": route, **({"pins": pins} if pins else {})}

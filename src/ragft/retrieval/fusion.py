@@ -1,5 +1,5 @@
-"""Fusing two ranked lists: reciprocal rank fusion, convex combination of min-max normalized
-scores, and raw-score summing (kept to show why it fails: BM25 scores run to 20+, cosine to 1).
+"""Fusing two ranked lists: reciprocal rank fusion, convex combination of rescaled scores (min-max or
+z-scores), and raw-score summing (kept to show why it fails: BM25 scores run to 20+, cosine to 1).
 
 A ranking is a list of (doc_id, score) pairs, best first.
 """
@@ -70,43 +70,61 @@ def min_max(ranking: Ranking) -> dict[str, float]:
     return {doc_id: (score - low) / (high - low) for doc_id, score in ranking}
 
 
-def z_scores(ranking: Ranking) -> dict[str, float]:
+def _mean_and_spread(ranking: Ranking, slots: int) -> tuple[float, float]:
+    """Mean and standard deviation of a list's scores, filled up with 0s to `slots` scores (spread 0 when
+    they are all equal)."""
+    scores = [score for _, score in ranking]
+    scores += [0.0] * max(0, slots - len(scores))
+    mean = sum(scores) / len(scores)
+    if max(scores) == min(scores):
+        return mean, 0.0
+    return mean, (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+
+
+def z_scores(ranking: Ranking, slots: int = 0) -> dict[str, float]:
     """Rescale a list's scores to how many standard deviations each lies above the list's mean (all 0 when
     the scores are equal). Min-max takes its scale from the top and bottom scores only; here every score
-    in the list sets it."""
+    in the list sets it. A list shorter than `slots` counts as filled up with scores of 0 (see rescale)."""
     if not ranking:
         return {}
-    scores = [score for _, score in ranking]
-    mean = sum(scores) / len(scores)
-    spread = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+    mean, spread = _mean_and_spread(ranking, slots)
     if spread == 0:
         return {doc_id: 0.0 for doc_id, _ in ranking}
     return {doc_id: (score - mean) / spread for doc_id, score in ranking}
 
 
-def rescale(ranking: Ranking, scale: str = "minmax") -> tuple[dict[str, float], float]:
-    """(doc_id -> rescaled score, the score of a document missing from the list): the bottom of the scale
-    (0 under min-max, the list's lowest z-score): a document a retriever did not return counts as its last."""
+def rescale(ranking: Ranking, scale: str = "minmax", slots: int = 0) -> tuple[dict[str, float], float]:
+    """(doc_id -> rescaled score, the score of a document missing from the list).
+
+    A missing document scores the bottom of the scale: 0 under min-max, else the list's lowest z-score. With
+    `slots`, a z-scored list shorter than that is a retriever that returns only what it matched, as BM25
+    does: every other document scores 0, so the list counts as filled up with 0s and a missing document gets
+    the z-score of 0. (Without that, a lone BM25 hit would get the z-score of the missing ones: no say.)"""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     if scale == "minmax":
         return min_max(ranking), 0.0
-    scores = z_scores(ranking)
-    return scores, min(scores.values(), default=0.0)
+    scores = z_scores(ranking, slots)
+    if not scores or len(ranking) >= slots:
+        return scores, min(scores.values(), default=0.0)
+    mean, spread = _mean_and_spread(ranking, slots)
+    return scores, (0.0 - mean) / spread if spread else 0.0
 
 
 def convex(
     sparse: Ranking, dense: Ranking, weight: float = 0.5, normalize: bool = True, scale: str = "minmax"
 ) -> Ranking:
     """weight * dense + (1 - weight) * sparse, on scores rescaled by `scale` (min-max by default; a document
-    missing from a list scores as that list's last).
+    missing from a list scores the bottom of that list's scale, see rescale).
 
-    weight 0 is BM25 alone, 1 is dense alone. With normalize=False this is raw-score fusion.
+    weight 0 is BM25 alone, 1 is dense alone. With normalize=False this is raw-score fusion. Under
+    z-scores, BM25's list counts as filled up with 0s to the longer list's length.
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be between 0 and 1, got {weight}")
     if normalize:
-        (a, a_missing), (b, b_missing) = rescale(sparse, scale), rescale(dense, scale)
+        slots = max(len(sparse), len(dense))
+        (a, a_missing), (b, b_missing) = rescale(sparse, scale, slots), rescale(dense, scale)
     else:
         (a, a_missing), (b, b_missing) = (dict(sparse), 0.0), (dict(dense), 0.0)
     fused = {
@@ -157,6 +175,8 @@ def fuse(
     routed: the convex weight of the query's kind (route_query, with `pins` if given) in route_weights,
     else ROUTE_WEIGHTS). `scale` (one of SCALES) rescales convex and routed scores; by default min-max for
     convex and ROUTE_SCALE for routed."""
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     if method == "routed":
         if query is None:
             raise ValueError("query is required for routed fusion: the weight depends on the query")

@@ -159,8 +159,7 @@ def default_configs() -> dict[str, dict]:
     if DEFAULT_FUSION == "routed":
         hybrid["route"] = dict(ROUTE_WEIGHTS)
         hybrid["pins"] = PIN_MAX_TEXTS
-        if ROUTE_SCALE != "minmax":
-            hybrid["scale"] = ROUTE_SCALE
+        hybrid["scale"] = ROUTE_SCALE
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},
@@ -169,7 +168,12 @@ def default_configs() -> dict[str, dict]:
 
 
 # The hybrid before these defaults were chosen: best chunk, routed with the weights written on the test sets.
-PREVIOUS = {"method": "routed", "dense": "maxp", "route": {"keyword": 0.0, "mixed": 0.5, "semantic": 0.7}}
+PREVIOUS = {
+    "method": "routed",
+    "dense": "maxp",
+    "route": {"keyword": 0.0, "mixed": 0.5, "semantic": 0.7},
+    "scale": "minmax",
+}
 
 
 def collect_all(embedders: dict, sets=None, show_progress: bool = True) -> dict[str, dict]:
@@ -201,7 +205,12 @@ def defaults_report(runs_by_variant: dict[str, dict]) -> dict:
     from ragft.retrieval import defaults_study as st
 
     candidates = st.candidate_configs()
-    shown = {**default_configs(), "previous": PREVIOUS, "dense maxp": {"method": "dense", "dense": "maxp"}}
+    shown = {
+        **default_configs(),
+        "previous": PREVIOUS,
+        "dense maxp": {"method": "dense", "dense": "maxp"},
+        "hybrid min-max": {**default_configs()["hybrid"], "scale": "minmax"},  # the default with min-max
+    }
     report: dict = {"command": st.COMMAND, "candidates": len(candidates), "variants": {}}
     for variant, runs in runs_by_variant.items():
         result = st.study(runs, candidates)
