@@ -102,7 +102,8 @@ def config_label(config: dict) -> str:
     scoring = f"{config.get('dense', 'maxp')}"
     if config.get("bm25", "maxp") != "maxp":
         scoring += f"+bm25 {config['bm25']}"
-    scale = f" {effective_scale(config)}" if effective_scale(config) != "minmax" else ""
+    scale = effective_scale(config)
+    scale = f" {scale}" if scale != "minmax" else ""
     if method == "convex":
         return f"{scoring} | convex w={config['weight']:.2f}{scale}"
     if method == "rrf":
@@ -114,12 +115,11 @@ def config_label(config: dict) -> str:
 
 
 def effective_scale(config: dict) -> str:
-    """The rescaling a convex or routed config fuses with: its "scale", else fuse's default for its method."""
-    from ragft.retrieval.fusion import ROUTE_SCALE
+    """The rescaling a config fuses with: its "scale", else fuse's default for its method (fusion.scale_for;
+    'minmax', named by no label, for the methods that rescale nothing)."""
+    from ragft.retrieval.fusion import scale_for
 
-    if config["method"] not in ("convex", "routed"):
-        return "minmax"  # ranks (rrf), raw sums and single methods: no rescaling to name
-    return config.get("scale") or (ROUTE_SCALE if config["method"] == "routed" else "minmax")
+    return scale_for(config["method"], config.get("scale"))
 
 
 def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
@@ -133,7 +133,7 @@ def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
         return sparse
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
     pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
-    scale = effective_scale(config) if method in ("convex", "routed") else None
+    scale = config.get("scale")  # None: fuse's default for the method (what effective_scale names)
     return [
         fuse(s, d, method, weight, rrf_k, query=q, route_weights=route, pins=pins, scale=scale)[:DOCUMENTS]
         for q, s, d in zip(runs.query_texts, sparse, dense, strict=True)

@@ -85,12 +85,7 @@ def z_scores(ranking: Ranking, slots: int = 0) -> dict[str, float]:
     """Rescale a list's scores to how many standard deviations each lies above the list's mean (all 0 when
     the scores are equal). Min-max takes its scale from the top and bottom scores only; here every score
     in the list sets it. A list shorter than `slots` counts as filled up with scores of 0 (see rescale)."""
-    if not ranking:
-        return {}
-    mean, spread = _mean_and_spread(ranking, slots)
-    if spread == 0:
-        return {doc_id: 0.0 for doc_id, _ in ranking}
-    return {doc_id: (score - mean) / spread for doc_id, score in ranking}
+    return rescale(ranking, "zscore", slots)[0]
 
 
 def rescale(ranking: Ranking, scale: str = "minmax", slots: int = 0) -> tuple[dict[str, float], float]:
@@ -104,11 +99,21 @@ def rescale(ranking: Ranking, scale: str = "minmax", slots: int = 0) -> tuple[di
         raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
     if scale == "minmax":
         return min_max(ranking), 0.0
-    scores = z_scores(ranking, slots)
-    if not scores or len(ranking) >= slots:
-        return scores, min(scores.values(), default=0.0)
+    if not ranking:
+        return {}, 0.0
     mean, spread = _mean_and_spread(ranking, slots)
-    return scores, (0.0 - mean) / spread if spread else 0.0
+    if spread == 0:
+        return {doc_id: 0.0 for doc_id, _ in ranking}, 0.0
+    bottom = 0.0 if len(ranking) < slots else min(score for _, score in ranking)
+    return {doc_id: (score - mean) / spread for doc_id, score in ranking}, (bottom - mean) / spread
+
+
+def scale_for(method: str, scale: str | None = None) -> str:
+    """The rescaling a fusion method uses: `scale` if given, else min-max for convex and ROUTE_SCALE for
+    routed ('minmax' for the methods that rescale nothing: rrf uses ranks, raw the scores as they are)."""
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    return scale or (ROUTE_SCALE if method == "routed" else "minmax")
 
 
 def convex(
@@ -175,17 +180,16 @@ def fuse(
     routed: the convex weight of the query's kind (route_query, with `pins` if given) in route_weights,
     else ROUTE_WEIGHTS). `scale` (one of SCALES) rescales convex and routed scores; by default min-max for
     convex and ROUTE_SCALE for routed."""
-    if scale is not None and scale not in SCALES:
-        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    scale = scale_for(method, scale)
     if method == "routed":
         if query is None:
             raise ValueError("query is required for routed fusion: the weight depends on the query")
         weight = (route_weights or ROUTE_WEIGHTS)[route_query(query, pins)]
-        return convex(sparse, dense, weight, scale=scale or ROUTE_SCALE)
+        return convex(sparse, dense, weight, scale=scale)
     if method == "rrf":
         return rrf([sparse, dense], k=k, weights=[2 * (1 - weight), 2 * weight])
     if method == "convex":
-        return convex(sparse, dense, weight, scale=scale or "minmax")
+        return convex(sparse, dense, weight, scale=scale)
     if method == "raw":
         return raw_sum(sparse, dense)
     raise ValueError(f"method must be one of {list(FUSIONS)}, got {method!r}")

@@ -205,11 +205,12 @@ def defaults_report(runs_by_variant: dict[str, dict]) -> dict:
     from ragft.retrieval import defaults_study as st
 
     candidates = st.candidate_configs()
+    defaults = default_configs()
     shown = {
-        **default_configs(),
+        **defaults,
         "previous": PREVIOUS,
         "dense maxp": {"method": "dense", "dense": "maxp"},
-        "hybrid min-max": {**default_configs()["hybrid"], "scale": "minmax"},  # the default with min-max
+        "hybrid min-max": {**defaults["hybrid"], "scale": "minmax"},  # the default with min-max
     }
     report: dict = {"command": st.COMMAND, "candidates": len(candidates), "variants": {}}
     for variant, runs in runs_by_variant.items():

@@ -15,11 +15,10 @@ from ragft.retrieval.fusion import DEFAULT_RRF_K, FUSIONS, PIN_MAX_TEXTS, Rankin
 METHODS = ("bm25", "dense", "hybrid")
 INDEXES = ("flat", "hnsw", "ivf")
 # The default hybrid: routed fusion (fusion.route_query picks dense's weight per query, ROUTE_WEIGHTS; both
-# lists rescaled by ROUTE_SCALE). Chosen
-# in notebook 04 on dev collections (facts dev, identifiers-dev, celery-faq, scrapy-faq): the candidate whose
-# worst margin against the better single method is largest (the cheaper to index among those within 0.01); see
-# data/experiments/retrieval_defaults.json. DEFAULT_WEIGHT is dense's share when convex or rrf is asked for
-# without a weight.
+# lists rescaled by ROUTE_SCALE). Chosen in notebook 04 on dev collections (facts dev, identifiers-dev,
+# celery-faq, scrapy-faq): the candidate whose worst margin against the better single method is largest (the
+# cheaper to index among those within 0.01); see data/experiments/retrieval_defaults.json. DEFAULT_WEIGHT is
+# dense's share when convex or rrf is asked for without a weight.
 DEFAULT_FUSION = "routed"
 DEFAULT_WEIGHT = 0.55
 FUSION_DEPTH = 100  # chunks taken from each list before fusing (more when a search asks for more)
