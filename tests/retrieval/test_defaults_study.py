@@ -143,3 +143,70 @@ def test_choose_prefers_the_cheaper_candidate_among_those_within_the_tolerance()
     assert st.cost("firstp | routed") == 0 and st.cost("maxp | routed") == 1
     assert st.choose(table, ["a", "b"]) == "firstp | routed"
     assert st.choose(table, ["a", "b"], tolerance=0.0) == "maxp | routed"
+
+
+def test_ceiling_chooses_on_the_sets_themselves_and_counts_what_reaches_the_targets():
+    table = {
+        "a": {"bm25": 0.50, "dense": 0.60, "x": 0.65, "y": 0.58, "z": 0.71},
+        "b": {"bm25": 0.80, "dense": 0.40, "x": 0.78, "y": 0.82, "z": 0.70},
+    }
+    out = st.ceiling(table, ["a", "b"], ["bm25", "dense"], floors={"a": 0.70})
+    assert out["candidates"] == 3
+    expected_a = {"best single": 0.6, "best candidate": "z", "its nDCG@10": 0.71, "margin": 0.11}
+    assert out["per_set"]["a"] == expected_a
+    assert out["per_set"]["b"]["best candidate"] == "y"
+    # x: -0.02 on b; y: -0.02 on a; z: -0.10 on b. x and y tie on their worst margin; the label breaks it.
+    assert out["joint"]["worst margin"] == pytest.approx(-0.02)
+    assert out["within tolerance everywhere"] == 0
+    looser = st.ceiling(table, ["a", "b"], ["bm25", "dense"], tolerance=0.02)
+    assert looser["within tolerance everywhere"] == 2
+    reaching = out["reaching the floors"]
+    assert reaching["candidates"] == 1 and reaching["candidate"] == "z"
+    assert reaching["worst margin"] == pytest.approx(-0.10) and reaching["margin"]["a"] == pytest.approx(0.11)
+    assert reaching["within tolerance everywhere"] == 0
+    nothing = st.ceiling(table, ["a", "b"], ["bm25", "dense"], floors={"a": 0.9})["reaching the floors"]
+    assert nothing["candidates"] == 0 and nothing["candidate"] is None and nothing["margin"] == {}
+    assert st.ceiling(table, ["a"], ["bm25", "dense"])["within tolerance everywhere"] == 2  # x and z
+
+
+def test_ceiling_rejects_unknown_sets_and_tables_without_candidates():
+    table = {"a": {"bm25": 0.5, "dense": 0.6, "x": 0.7}}
+    with pytest.raises(ValueError, match=r"keys \['b'\] are not in the table"):
+        st.ceiling(table, ["b"], ["bm25", "dense"])
+    with pytest.raises(ValueError, match="at least one set"):
+        st.ceiling(table, [], ["bm25", "dense"])
+    with pytest.raises(ValueError, match="floors name sets"):
+        st.ceiling(table, ["a"], ["bm25", "dense"], floors={"b": 0.7})
+    with pytest.raises(ValueError, match="no candidates"):
+        st.ceiling({"a": {"bm25": 0.5, "dense": 0.6}}, ["a"], ["bm25", "dense"])
+
+
+def test_collect_with_first_chunks_only_embeds_them_and_ranks_as_the_full_collect(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _beir(tmp_path / "beir")
+    lines = (folder / "corpus.jsonl").read_text().splitlines()
+    long_doc = json.loads(lines[0])
+    long_doc["text"] += "\n\n" + " ".join(f"filler{i}" for i in range(900))  # several chunks
+    (folder / "corpus.jsonl").write_text("\n".join([json.dumps(long_doc), *lines[1:]]) + "\n")
+    from ragft.corpus.data import load_beir
+    from ragft.retrieval.retrieval_eval import chunk_collection
+
+    assert len(chunk_collection(load_beir(folder)[0])) > 10
+    full = st.collect(folder, "test", FakeEmbedder(tmp_path))
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache-2"))  # nothing cached for the second run
+    embedder = FakeEmbedder(tmp_path)
+    encoded = []
+    encode = embedder.encode
+
+    def counting(texts, **kwargs):
+        encoded.append(len(texts))
+        return encode(texts, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode", counting)
+    firsts = st.collect(folder, "test", embedder, scorings=("firstp",))
+    assert set(firsts.dense) == {"firstp"} and firsts.bm25.keys() == full.bm25.keys()
+    assert firsts.dense["firstp"] == full.dense["firstp"]
+    assert encoded == [10, 10]  # the 10 questions, then one first chunk per document
+    assert st.ndcg(firsts, {"method": "bm25"}) == st.ndcg(full, {"method": "bm25"})  # BM25 needs no dense run
+    with pytest.raises(ValueError, match="scorings must be some of"):
+        st.collect(folder, "test", embedder, scorings=("best",))

@@ -42,3 +42,24 @@ def test_bad_values_are_rejected_before_any_control_moves():
     with pytest.raises(ValueError, match="fusion must be one of"):
         slider.set(fusion="raw")
     assert (slider.fusion.value, slider.weight.value) == ("convex", 0.5)
+
+
+def test_interval_bars_draw_means_with_bootstrap_intervals():
+    from matplotlib.figure import Figure
+
+    from ragft.runtime.stats import bootstrap_mean_interval
+
+    ax = Figure().subplots()
+    series = {"a": [[0.0, 1.0, 1.0], [0.5, 0.5]], "b": [[1.0, 1.0], [0.0, 0.2, 0.4]]}
+    views.interval_bars(ax, ["x", "y"], series, hatches={"b": "//"})
+    bars = ax.patches
+    assert [round(b.get_height(), 3) for b in bars] == [0.667, 0.5, 1.0, 0.2]
+    assert [round(b.get_x() + b.get_width() / 2, 2) for b in bars] == [-0.1, 0.9, 0.1, 1.1]
+    assert [b.get_hatch() for b in bars] == [None, None, "//", "//"]
+    low_a_x = bootstrap_mean_interval([0.0, 1.0, 1.0])[1]
+    first = next(c for c in ax.containers if hasattr(c, "errorbar"))  # series a's bars
+    error_lines = first.errorbar.lines[2][0].get_segments()
+    assert error_lines[0][0][1] == pytest.approx(low_a_x)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y"]
+    with pytest.raises(ValueError, match="series 'a' has 2 groups of scores, expected 3"):
+        views.interval_bars(ax, ["x", "y", "z"], series)

@@ -65,8 +65,15 @@ def bm25_matrix(retriever, queries: Sequence[str], depth: int) -> np.ndarray:
     return score_matrix(retriever.search(queries, min(depth, len(ids))), ids)
 
 
-def collect(directory: str | Path, split: str, embedder, show_progress: bool = False) -> CollectionRuns:
-    """Search one collection's split with dense (every doc scoring) and BM25 (chunks and whole documents)."""
+def collect(
+    directory: str | Path,
+    split: str,
+    embedder,
+    show_progress: bool = False,
+    scorings: Sequence[str] = DOC_SCORINGS,
+) -> CollectionRuns:
+    """Search one collection's split with dense (under these doc scorings) and BM25 (chunks and whole
+    documents). Scorings that need only first chunks (FirstP) embed only those."""
     from ragft.retrieval.embed import embed_texts
     from ragft.retrieval.retrieval_eval import chunk_collection
     from ragft.retrieval.retrieve import BM25Retriever
@@ -76,13 +83,20 @@ def collect(directory: str | Path, split: str, embedder, show_progress: bool = F
     chunks = chunk_collection(corpus)
     doc_ids, starts = doc_starts([c.doc_id for c in chunks])
     texts = [c.indexed_text for c in chunks]
-    vectors = embed_texts(texts, embedder, show_progress=show_progress)
-    query_vectors = embedder.encode(query_texts)
-    chunk_scores = query_vectors @ vectors.T
+    unknown = [s for s in scorings if s not in DOC_SCORINGS]
+    if unknown or not scorings:
+        raise ValueError(f"scorings must be some of {list(DOC_SCORINGS)}, got {list(scorings)}")
     runs = CollectionRuns(directory.name, split, query_ids, query_texts, qrels)
-    for scoring in DOC_SCORINGS:
-        scores = doc_scores(scoring, chunk_scores, starts, query_vectors, vectors)
-        runs.dense[scoring] = top_documents(scores, doc_ids, DOCUMENTS)
+    query_vectors = embedder.encode(query_texts)
+    if set(scorings) <= set(EMBEDS_FIRST_CHUNKS_ONLY):
+        firsts = embed_texts([texts[i] for i in starts], embedder, show_progress=show_progress)
+        runs.dense["firstp"] = top_documents(query_vectors @ firsts.T, doc_ids, DOCUMENTS)
+    else:
+        vectors = embed_texts(texts, embedder, show_progress=show_progress)
+        chunk_scores = query_vectors @ vectors.T
+        for scoring in scorings:
+            scores = doc_scores(scoring, chunk_scores, starts, query_vectors, vectors)
+            runs.dense[scoring] = top_documents(scores, doc_ids, DOCUMENTS)
     chunk_index = BM25Retriever([c.chunk_id for c in chunks], texts)
     runs.postings = chunk_index.postings
     sparse = bm25_matrix(chunk_index, query_texts, BM25_CHUNK_DEPTH)
@@ -125,12 +139,12 @@ def effective_scale(config: dict) -> str:
 def rankings(runs: CollectionRuns, config: dict) -> list[Ranking]:
     """Document rankings of one config: method bm25, dense, or a fusion (convex, rrf, routed) of the two."""
     method = config["method"]
+    if method == "bm25":
+        return runs.bm25[config.get("bm25", "maxp")]
     dense = runs.dense[config.get("dense", "maxp")]
-    sparse = runs.bm25[config.get("bm25", "maxp")]
     if method == "dense":
         return dense
-    if method == "bm25":
-        return sparse
+    sparse = runs.bm25[config.get("bm25", "maxp")]
     weight, rrf_k, route = config.get("weight", 0.5), config.get("rrf_k", 60), config.get("route")
     pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
     scale = config.get("scale")  # None: fuse's default for the method (what effective_scale names)
@@ -320,3 +334,62 @@ def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
             "ndcg@10": {k: table[k][picked] for k in report},
         }
     return {"ndcg@10": table, "singles": single_labels, "dev_sets": dev, "choice": choice, "loco": loco}
+
+
+def ceiling(
+    table: dict[str, dict[str, float]],
+    keys: Sequence[str],
+    single_labels: Sequence[str],
+    tolerance: float = DEV_TOLERANCE,
+    floors: dict[str, float] | None = None,
+) -> dict:
+    """What the candidates could reach if they were chosen on these very sets (an upper bound on any honest
+    choice): each set's best candidate, and the candidate whose worst margin over all of them is largest.
+
+    `table` is a study's "ndcg@10" (set -> label -> score); every label not in `single_labels` is a candidate.
+    `floors` (set -> nDCG@10) also counts the candidates that reach every floor, and names the one among them
+    whose worst margin is largest.
+    """
+    if not keys:
+        raise ValueError("keys must name at least one set of the table")
+    missing = [k for k in keys if k not in table]
+    if missing:
+        raise ValueError(f"keys {missing} are not in the table; it has {sorted(table)}")
+    labels = [label for label in table[keys[0]] if label not in set(single_labels)]
+    if not labels:
+        raise ValueError("the table holds no candidates besides the single methods")
+    best_single = {k: max(table[k][s] for s in single_labels) for k in keys}
+    margin = {label: {k: table[k][label] - best_single[k] for k in keys} for label in labels}
+
+    def worst(label: str) -> tuple[float, str]:
+        return (min(margin[label].values()), label)
+
+    def described(label: str | None) -> dict:
+        if label is None:
+            return {"candidate": None, "margin": {}, "worst margin": None}
+        rounded = {k: round(v, 4) for k, v in margin[label].items()}
+        return {"candidate": label, "margin": rounded, "worst margin": min(rounded.values())}
+
+    floors = floors or {}
+    unknown = [k for k in floors if k not in keys]
+    if unknown:
+        raise ValueError(f"floors name sets {unknown} that are not among keys {list(keys)}")
+    within = {label for label in labels if worst(label)[0] >= -tolerance - 1e-9}
+    reaching = [label for label in labels if all(table[k][label] >= f for k, f in floors.items())]
+    per_set = {}
+    for k in keys:
+        top = max(labels, key=lambda label: (table[k][label], label))
+        per_set[k] = {"best single": round(best_single[k], 4), "best candidate": top,
+                      "its nDCG@10": table[k][top], "margin": round(margin[top][k], 4)}
+    return {
+        "per_set": per_set,
+        "joint": described(max(labels, key=worst)),
+        "within tolerance everywhere": len(within),
+        "reaching the floors": {
+            "floors": dict(floors),
+            "candidates": len(reaching),
+            **described(max(reaching, key=worst) if reaching else None),
+            "within tolerance everywhere": len(within.intersection(reaching)),
+        },
+        "candidates": len(labels),
+    }

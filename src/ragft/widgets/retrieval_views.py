@@ -79,6 +79,25 @@ def curves_figure(curves: pd.DataFrame, weight: float, fusion: str, metric: str 
     return fig
 
 
+def interval_bars(ax, groups: Sequence[str], series: dict[str, Sequence[Sequence[float]]], width: float = 0.2,
+                  hatches: dict[str, str] | None = None) -> None:
+    """Grouped bars of per-question scores on a matplotlib axis: in each group one bar per series, its height
+    the mean, its error bar the seeded 95% bootstrap interval (ragft.runtime.stats)."""
+    from ragft.runtime.stats import bootstrap_mean_interval
+
+    for name, per_group in series.items():
+        if len(per_group) != len(groups):
+            raise ValueError(f"series {name!r} has {len(per_group)} groups of scores, expected {len(groups)}")
+    middle = (len(series) - 1) / 2
+    for j, (name, per_group) in enumerate(series.items()):
+        stats = [bootstrap_mean_interval(scores) for scores in per_group]
+        means = np.array([mean for mean, _, _ in stats])
+        errors = np.array([[mean - low for mean, low, _ in stats], [high - mean for mean, _, high in stats]])
+        positions = np.arange(len(groups)) + (j - middle) * width
+        ax.bar(positions, means, width, yerr=errors, capsize=3, label=name, hatch=(hatches or {}).get(name))
+    ax.set_xticks(np.arange(len(groups)), list(groups))
+
+
 class FusionSlider:
     """A weight slider and a fusion choice; the table of metrics per set and the curves follow them."""
 
