@@ -132,6 +132,11 @@ def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypa
     assert loco["chosen_on"] == ["g/dev", "h/dev"] and loco["reported_on"] == ["f/dev", "e/dev", "F/dev"]
     assert loco["ndcg@10"]["F/dev"] == result["ndcg@10"]["F/dev"][loco["choice"]]
     assert result["loco"]["facts"]["chosen_on"] == ["f/dev", "e/dev", "h/dev"]
+    bound = result["ceiling"]  # over the test sets (the held-out one is not among these runs)
+    assert list(bound["per_set"]) == ["F/dev", "G/dev", "H/dev"]
+    assert bound["reaching the floors"]["floors"] == {"F/dev": st.FLOORS["faq"]}
+    assert bound == st.ceiling(result["ndcg@10"], ["F/dev", "G/dev", "H/dev"], result["singles"],
+                               floors={"F/dev": st.FLOORS["faq"]})
 
 
 def test_choose_prefers_the_cheaper_candidate_among_those_within_the_tolerance():
