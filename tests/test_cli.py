@@ -157,3 +157,5 @@ def test_bench_passes_its_command_and_prints_json_or_a_summary(monkeypatch, caps
     assert seen == [("retrieval", True), ("defaults", False)]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "everything"])
+    for command in retrieval_bench.COMMANDS:  # the parser offers what run() accepts
+        assert build_parser().parse_args(["bench", command]).bench_command == command

@@ -57,5 +57,7 @@ def test_summary_and_unknown_command():
         and "bf16, 5000 documents: cold 250.0 CPU-s, warm 9.0 CPU-s" in text
     )
     assert "int8 faq/test: bm25 0.300, hybrid 0.650" in text
+    models = {"sets": {"mpnet": {"faq/test": {"ndcg@10": {"bm25": 0.3, "dense": 0.61}}}}}
+    assert rb.summary(models) == "mpnet faq/test: bm25 0.300, dense 0.610"
     with pytest.raises(ValueError, match="command must be"):
         rb.run("everything")

@@ -102,3 +102,65 @@ def test_speed_rows_of_the_bench_record_reproduce(bench):
 
 def recorded_speedup(bench, name: str) -> float:
     return bench["speed"][name]["chunks_per_cpu_s"] / bench["speed"]["fp32"]["chunks_per_cpu_s"]
+
+
+@pytest.fixture(scope="module")
+def embedders_record():
+    from ragft.retrieval import embedder_comparison as ec
+
+    return load_record(record_path(ec.RECORD), ec.COMMAND)
+
+
+def test_minilm_rows_of_the_embedder_comparison_match_the_bench_record(embedders_record, bench):
+    """Embedding first chunks only gives eval-retrieval's numbers: the same as the bench's, set by set."""
+    from ragft.retrieval import embedder_comparison as ec
+
+    variant = embedders_record["variant"]
+    assert embedders_record["hybrid"] == rb.default_configs()["hybrid"]
+    assert set(embedders_record["sets"]) == set(ec.MODELS)  # a record's keys are sorted
+    for model, sets in embedders_record["sets"].items():
+        assert set(sets) == {st.set_key(*s) for s in ec.SETS}
+        for key, row in sets.items():
+            for method, scores in row["per_query"].items():
+                assert len(scores) == row["queries"] == len(row["query_ids"])
+                mean = np.mean(scores)
+                assert mean == pytest.approx(row["ndcg@10"][method], abs=1e-4), (model, key, method)
+            if model == "all-MiniLM-L6-v2":
+                assert row["ndcg@10"] == pytest.approx(bench["ndcg@10"][variant][key], abs=1e-4), key
+    for row in embedders_record["speed"].values():
+        expected = ec.PROJECTED_DOCUMENTS / row["chunks_per_cpu_s"]
+        assert row["projected_cpu_s"] == pytest.approx(expected, rel=0.01)
+
+
+@pytest.mark.slow
+def test_scrapy_faq_rows_of_the_embedder_comparison_reproduce(embedders_record):
+    """Search Scrapy's FAQ again with both embedders (about 180 CPU-s: mpnet embeds 841 first chunks)."""
+    from ragft.retrieval import embedder_comparison as ec
+    from ragft.retrieval.doc_search import DEFAULT_VARIANT
+    from ragft.retrieval.quantize import resolve_variant
+    from ragft.runtime.mpnet import mpnet_status
+
+    ok, why = mpnet_status(budget=None)
+    if not ok:
+        pytest.fail(f"the test command installs all-mpnet-base-v2; here: {why}")
+    variant = resolve_variant(DEFAULT_VARIANT)
+    models = ec.load_models(variant)
+    got = ec.compare_sets({name: v[variant] for name, v in models.items()}, [("scrapy-faq", "dev")], False)
+    # bfloat16 kernels differ between CPUs a little; another variant (no bf16 here) moves scores more
+    tolerance = 0.005 if variant == embedders_record["variant"] else 0.03
+    for model in ec.MODELS:
+        recorded = embedders_record["sets"][model]["scrapy-faq/dev"]["ndcg@10"]
+        assert got[model]["scrapy-faq/dev"]["ndcg@10"] == pytest.approx(recorded, abs=tolerance), model
+
+
+def test_the_recorded_ceiling_bounds_the_default(defaults):
+    """The ceiling is chosen on the report sets themselves: the default can do no better on them."""
+    reported = [*(st.set_key(*t) for t in st.TEST.values()), st.set_key(*st.HELD_OUT)]
+    label = st.config_label(rb.default_configs()["hybrid"])
+    for variant, study in defaults["variants"].items():
+        table = study["ndcg@10"]
+        floors = {st.set_key(*st.TEST["faq"]): st.FLOORS["faq"]}
+        assert study["ceiling"] == st.ceiling(table, reported, study["singles"], floors=floors), variant
+        best = {k: max(table[k][s] for s in study["singles"]) for k in reported}
+        default_worst = min(table[k][label] - best[k] for k in reported)
+        assert study["ceiling"]["joint"]["worst margin"] >= round(default_worst, 4), variant

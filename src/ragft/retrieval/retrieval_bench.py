@@ -24,6 +24,7 @@ SPEED_SAMPLE = 320  # chunks embedded per variant to measure speed (about 10-20 
 COLD_DOCUMENTS = 5000
 RECORD = "retrieval_bench"
 COMMAND = "python -m ragft bench retrieval --save"
+COMMANDS = ("retrieval", "defaults", "embedders", "collections")
 
 
 @contextmanager
@@ -268,7 +269,7 @@ def retrieval_report(threads: int = 1) -> dict:
 
 
 def run(command: str, save: bool = False) -> dict:
-    """`python -m ragft bench COMMAND`: retrieval, defaults or collections."""
+    """`python -m ragft bench COMMAND`: one of COMMANDS."""
     from ragft.runtime.paths import data_dir
     from ragft.runtime.records import record_path, save_record
 
@@ -283,8 +284,12 @@ def run(command: str, save: bool = False) -> dict:
         name = st.RECORD
     elif command == "retrieval":
         report, name = retrieval_report(), RECORD
+    elif command == "embedders":
+        from ragft.retrieval import embedder_comparison as ec
+
+        report, name = ec.report(), ec.RECORD
     else:
-        raise ValueError(f"command must be retrieval, defaults or collections, got {command!r}")
+        raise ValueError(f"command must be one of {list(COMMANDS)}, got {command!r}")
     if save:
         save_record(report, record_path(name))
     return report
@@ -304,6 +309,9 @@ def summary(report: dict) -> str:
     for variant, table in report.get("ndcg@10", {}).items():
         for key, row in table.items():
             lines.append(f"{variant} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row.items()))
+    for model, sets in report.get("sets", {}).items():
+        for key, row in sets.items():
+            lines.append(f"{model} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row["ndcg@10"].items()))
     if "variants" in report:
         for variant, result in report["variants"].items():
             lines.append(f"{variant}: chosen on dev: {result['choice']}")
