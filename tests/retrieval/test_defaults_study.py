@@ -135,8 +135,9 @@ def test_study_chooses_on_dev_sets_and_reports_each_left_out_collection(monkeypa
     bound = result["ceiling"]  # over the test sets (the held-out one is not among these runs)
     assert list(bound["per_set"]) == ["F/dev", "G/dev", "H/dev"]
     assert bound["reaching the floors"]["floors"] == {"F/dev": st.FLOORS["faq"]}
-    assert bound == st.ceiling(result["ndcg@10"], ["F/dev", "G/dev", "H/dev"], result["singles"],
-                               floors={"F/dev": st.FLOORS["faq"]})
+    assert bound == st.ceiling(
+        result["ndcg@10"], ["F/dev", "G/dev", "H/dev"], result["singles"], floors={"F/dev": st.FLOORS["faq"]}
+    )
 
 
 def test_choose_prefers_the_cheaper_candidate_among_those_within_the_tolerance():
@@ -157,11 +158,20 @@ def test_ceiling_chooses_on_the_sets_themselves_and_counts_what_reaches_the_targ
     }
     out = st.ceiling(table, ["a", "b"], ["bm25", "dense"], floors={"a": 0.70})
     assert out["candidates"] == 3
-    expected_a = {"best single": 0.6, "best candidate": "z", "its nDCG@10": 0.71, "margin": 0.11}
+    expected_a = {
+        "best single": 0.6,
+        "best candidate": "z",
+        "its nDCG@10": 0.71,
+        "margin": 0.11,
+        "within tolerance": 2,
+        "within tolerance on the others": 1,
+    }  # x, z on a; y on b
     assert out["per_set"]["a"] == expected_a
-    assert out["per_set"]["b"]["best candidate"] == "y"
-    # x: -0.02 on b; y: -0.02 on a; z: -0.10 on b. x and y tie on their worst margin; the label breaks it.
+    assert out["per_set"]["b"]["best candidate"] == "y" and out["per_set"]["b"]["within tolerance"] == 1
+    # x: -0.02 on b; y: -0.02 on a; z: -0.10 on b. x and y tie on their worst margin: both are named.
     assert out["joint"]["worst margin"] == pytest.approx(-0.02)
+    assert out["joint"]["tied"] == ["x", "y"] and out["joint"]["candidate"] == "y"
+    assert out["joint"]["margin"] == {"a": -0.02, "b": 0.02}
     assert out["within tolerance everywhere"] == 0
     looser = st.ceiling(table, ["a", "b"], ["bm25", "dense"], tolerance=0.02)
     assert looser["within tolerance everywhere"] == 2

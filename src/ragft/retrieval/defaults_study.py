@@ -33,6 +33,9 @@ ROUTES = tuple(
 PIN_LIMITS = (None, 5, 10, 20, 50, 100)
 DOCUMENTS = 100  # documents kept from each list before fusing, and per query after
 BM25_CHUNK_DEPTH = 1000
+# What indexing costs under each dense document scoring: FirstP embeds one chunk per document, the others
+# every chunk (Django's manual: 6,487 first chunks against 10,787 chunks).
+EMBEDS_FIRST_CHUNKS_ONLY = ("firstp",)
 
 
 @dataclass
@@ -78,14 +81,14 @@ def collect(
     from ragft.retrieval.retrieval_eval import chunk_collection
     from ragft.retrieval.retrieve import BM25Retriever
 
+    unknown = [s for s in scorings if s not in DOC_SCORINGS]
+    if unknown or not scorings:
+        raise ValueError(f"scorings must be some of {list(DOC_SCORINGS)}, got {list(scorings)}")
     directory = Path(directory)
     corpus, query_ids, query_texts, qrels = judged_queries(directory, split)
     chunks = chunk_collection(corpus)
     doc_ids, starts = doc_starts([c.doc_id for c in chunks])
     texts = [c.indexed_text for c in chunks]
-    unknown = [s for s in scorings if s not in DOC_SCORINGS]
-    if unknown or not scorings:
-        raise ValueError(f"scorings must be some of {list(DOC_SCORINGS)}, got {list(scorings)}")
     runs = CollectionRuns(directory.name, split, query_ids, query_texts, qrels)
     query_vectors = embedder.encode(query_texts)
     if set(scorings) <= set(EMBEDS_FIRST_CHUNKS_ONLY):
@@ -234,9 +237,6 @@ def margins(runs_list: Sequence[CollectionRuns], configs: Sequence[dict]) -> dic
     }
 
 
-# What indexing costs under each dense document scoring: FirstP embeds one chunk per document, the others
-# every chunk (Django's manual: 6,487 first chunks against 10,787 chunks).
-EMBEDS_FIRST_CHUNKS_ONLY = ("firstp",)
 DEV_TOLERANCE = 0.01  # worst dev margins closer than this are not told apart: the cheaper candidate wins
 
 
@@ -317,8 +317,7 @@ def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
     single_labels = [config_label(c) for c in singles()]
 
     def margin_table(keys: Sequence[str]) -> dict[str, dict[str, float]]:
-        best = {k: max(table[k][s] for s in single_labels) for k in keys}
-        return {label: {k: table[k][label] - best[k] for k in keys} for label in labels}
+        return score_margins(table, keys, single_labels, labels)
 
     dev = dev_keys()
     choice = choose(margin_table(dev), dev)
@@ -347,6 +346,18 @@ def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
     }
 
 
+def score_margins(
+    table: dict[str, dict[str, float]],
+    keys: Sequence[str],
+    single_labels: Sequence[str],
+    labels: Sequence[str],
+) -> dict[str, dict[str, float]]:
+    """label -> set -> nDCG@10 minus the set's better single method, from a study's table (rounded to 6
+    places, so that equal margins compare equal whatever the float noise)."""
+    best = {k: max(table[k][s] for s in single_labels) for k in keys}
+    return {label: {k: round(table[k][label] - best[k], 6) for k in keys} for label in labels}
+
+
 def ceiling(
     table: dict[str, dict[str, float]],
     keys: Sequence[str],
@@ -355,25 +366,34 @@ def ceiling(
     floors: dict[str, float] | None = None,
 ) -> dict:
     """What the candidates could reach if they were chosen on these very sets (an upper bound on any honest
-    choice): each set's best candidate, and the candidate whose worst margin over all of them is largest.
+    choice): each set's best candidate, the largest worst margin over all of them and every candidate that
+    has it, and how many candidates stay within `tolerance` on each set, on all sets, and on all sets but one.
 
     `table` is a study's "ndcg@10" (set -> label -> score); every label not in `single_labels` is a candidate.
     `floors` (set -> nDCG@10) also counts the candidates that reach every floor, and names the one among them
-    whose worst margin is largest.
+    whose worst margin is largest (ties: the last label in sorted order).
     """
     if not keys:
         raise ValueError("keys must name at least one set of the table")
     missing = [k for k in keys if k not in table]
     if missing:
         raise ValueError(f"keys {missing} are not in the table; it has {sorted(table)}")
+    floors = floors or {}
+    unknown = [k for k in floors if k not in keys]
+    if unknown:
+        raise ValueError(f"floors name sets {unknown} that are not among keys {list(keys)}")
     labels = [label for label in table[keys[0]] if label not in set(single_labels)]
     if not labels:
         raise ValueError("the table holds no candidates besides the single methods")
-    best_single = {k: max(table[k][s] for s in single_labels) for k in keys}
-    margin = {label: {k: table[k][label] - best_single[k] for k in keys} for label in labels}
+    margin = score_margins(table, keys, single_labels, labels)
 
-    def worst(label: str) -> tuple[float, str]:
-        return (min(margin[label].values()), label)
+    def worst(label: str, over: Sequence[str] = keys) -> float:
+        return min(margin[label][k] for k in over)
+
+    def within(over: Sequence[str]) -> int:  # no sets to keep up on: every candidate does
+        if not over:
+            return len(labels)
+        return sum(worst(label, over) >= -tolerance - 1e-9 for label in labels)
 
     def described(label: str | None) -> dict:
         if label is None:
@@ -381,26 +401,31 @@ def ceiling(
         rounded = {k: round(v, 4) for k, v in margin[label].items()}
         return {"candidate": label, "margin": rounded, "worst margin": min(rounded.values())}
 
-    floors = floors or {}
-    unknown = [k for k in floors if k not in keys]
-    if unknown:
-        raise ValueError(f"floors name sets {unknown} that are not among keys {list(keys)}")
-    within = {label for label in labels if worst(label)[0] >= -tolerance - 1e-9}
+    bound = max(worst(label) for label in labels)
+    tied = sorted(label for label in labels if worst(label) == bound)
     reaching = [label for label in labels if all(table[k][label] >= f for k, f in floors.items())]
+    passing = {label for label in labels if worst(label) >= -tolerance - 1e-9}
     per_set = {}
     for k in keys:
         top = max(labels, key=lambda label: (table[k][label], label))
-        per_set[k] = {"best single": round(best_single[k], 4), "best candidate": top,
-                      "its nDCG@10": table[k][top], "margin": round(margin[top][k], 4)}
+        best_single = table[k][top] - margin[top][k]
+        per_set[k] = {
+            "best single": round(best_single, 4),
+            "best candidate": top,
+            "its nDCG@10": table[k][top],
+            "margin": round(margin[top][k], 4),
+            "within tolerance": within([k]),
+            "within tolerance on the others": within([o for o in keys if o != k]),
+        }
     return {
         "per_set": per_set,
-        "joint": described(max(labels, key=worst)),
-        "within tolerance everywhere": len(within),
+        "joint": {**described(tied[-1]), "tied": tied},
+        "within tolerance everywhere": within(keys),
         "reaching the floors": {
             "floors": dict(floors),
             "candidates": len(reaching),
-            **described(max(reaching, key=worst) if reaching else None),
-            "within tolerance everywhere": len(within.intersection(reaching)),
+            **described(max(reaching, key=lambda label: (worst(label), label)) if reaching else None),
+            "within tolerance everywhere": len(passing.intersection(reaching)),
         },
         "candidates": len(labels),
     }

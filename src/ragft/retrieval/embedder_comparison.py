@@ -4,7 +4,8 @@ On real questions in plain words BM25 is weak and the hybrid leans on dense retr
 sets the ceiling there. This runs eval-retrieval's default methods twice on the four FAQ collections, with
 all-MiniLM-L6-v2 and with all-mpnet-base-v2 (5x the parameters) as the dense side, and measures what each
 costs per chunk. Both embed each document's first chunk (the default scoring) in the default variant
-(bfloat16 where the CPU has it); mpnet reads up to its own 384 tokens, so no chunk is cut short for it.
+(bfloat16 where the CPU has it), each up to its own input limit: MiniLM 256 of its tokens (the length the
+chunker cuts to), mpnet 384 of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def load_models(variant: str) -> dict[str, dict]:
 
 def speed(models: dict[str, dict], texts: Sequence[str]) -> dict[str, dict]:
     """Per model and variant: chunks per CPU-second on these texts, cosines to the model's own float32
-    vectors, and the CPU seconds that PROJECTED_DOCUMENTS first chunks would take at that speed."""
+    vectors, and the CPU seconds that PROJECTED_DOCUMENTS first chunks would take at that (rounded) speed."""
     from ragft.retrieval.retrieval_bench import embedding_speed
 
     out = {}
@@ -89,9 +90,9 @@ def report(threads: int = 1, sets: Sequence[tuple[str, str]] = SETS, show_progre
     from ragft.runtime.budget import peak_rss_mb
     from ragft.runtime.paths import data_dir
 
-    torch.set_num_threads(threads)
     variant = resolve_variant(DEFAULT_VARIANT)
     models = load_models(variant)
+    torch.set_num_threads(threads)  # after loading, which sizes torch's pool from the CPU budget
     corpus, _, _ = load_beir(data_dir() / "eval" / "faq")
     return {
         "command": COMMAND,

@@ -245,8 +245,8 @@ def retrieval_report(threads: int = 1) -> dict:
     from ragft.runtime.budget import peak_rss_mb
     from ragft.runtime.paths import data_dir
 
-    torch.set_num_threads(threads)
     embedders = _embedders()
+    torch.set_num_threads(threads)  # after loading, which sizes torch's pool from the CPU budget
     corpus, queries, _ = load_beir(data_dir() / "eval" / "faq")
     speed = embedding_speed(sample_texts(corpus, SPEED_SAMPLE), speed_variants(embedders["fp32"]))
     default = resolve_variant(DEFAULT_VARIANT)

@@ -7,6 +7,7 @@ every position answers in well under a second. Tests and nbval drive it with `se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from ragft.retrieval.fusion import DEFAULT_RRF_K
 from ragft.retrieval.fusion_study import SearchRuns, fused_rankings, score
 from ragft.retrieval.retrieve import DEFAULT_WEIGHT
 from ragft.widgets.render import render
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 SLIDER_FUSIONS = ("convex", "rrf")
 WEIGHT_GRID = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -79,8 +83,13 @@ def curves_figure(curves: pd.DataFrame, weight: float, fusion: str, metric: str 
     return fig
 
 
-def interval_bars(ax, groups: Sequence[str], series: dict[str, Sequence[Sequence[float]]], width: float = 0.2,
-                  hatches: dict[str, str] | None = None) -> None:
+def interval_bars(
+    ax: Axes,
+    groups: Sequence[str],
+    series: dict[str, Sequence[Sequence[float]]],
+    width: float = 0.2,
+    hatches: dict[str, str] | None = None,
+) -> None:
     """Grouped bars of per-question scores on a matplotlib axis: in each group one bar per series, its height
     the mean, its error bar the seeded 95% bootstrap interval (ragft.runtime.stats)."""
     from ragft.runtime.stats import bootstrap_mean_interval
