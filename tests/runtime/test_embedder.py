@@ -33,3 +33,13 @@ def test_normalized_order_independent_and_batch_independent():
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         load_embedder().encode(["a"], batch_size=0)
+
+
+@pytest.mark.slow
+def test_encode_hands_freed_memory_back_after_every_batch(monkeypatch):
+    import ragft.runtime.embedder
+
+    calls = []
+    monkeypatch.setattr(ragft.runtime.embedder, "return_freed_memory", lambda: calls.append(1) or True)
+    load_embedder().encode(TEXTS + TEXTS[:1], batch_size=2)
+    assert len(calls) == 3  # five texts in batches of two

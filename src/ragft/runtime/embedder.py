@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ragft.runtime.heap import return_freed_memory
+
 
 class Embedder:
     """Holds a tokenizer and encoder loaded from a sentence-transformers folder (state is real)."""
@@ -78,4 +80,8 @@ class Embedder:
                 if normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.numpy()
+                del batch, tokens, mask, pooled
+                # Each batch has its own length, so freed blocks rarely fit the next one: without this the
+                # process grows batch after batch. Trimming costs about 4% of MiniLM's speed.
+                return_freed_memory()
         return out
