@@ -390,10 +390,8 @@ def ceiling(
     def worst(label: str, over: Sequence[str] = keys) -> float:
         return min(margin[label][k] for k in over)
 
-    def within(over: Sequence[str]) -> int:  # no sets to keep up on: every candidate does
-        if not over:
-            return len(labels)
-        return sum(worst(label, over) >= -tolerance - 1e-9 for label in labels)
+    def keeping_up(over: Sequence[str]) -> set[str]:  # no sets to keep up on: every candidate does
+        return {label for label in labels if not over or worst(label, over) >= -tolerance - 1e-9}
 
     def described(label: str | None) -> dict:
         if label is None:
@@ -404,7 +402,7 @@ def ceiling(
     bound = max(worst(label) for label in labels)
     tied = sorted(label for label in labels if worst(label) == bound)
     reaching = [label for label in labels if all(table[k][label] >= f for k, f in floors.items())]
-    passing = {label for label in labels if worst(label) >= -tolerance - 1e-9}
+    passing = keeping_up(keys)
     per_set = {}
     for k in keys:
         top = max(labels, key=lambda label: (table[k][label], label))
@@ -414,13 +412,13 @@ def ceiling(
             "best candidate": top,
             "its nDCG@10": table[k][top],
             "margin": round(margin[top][k], 4),
-            "within tolerance": within([k]),
-            "within tolerance on the others": within([o for o in keys if o != k]),
+            "within tolerance": len(keeping_up([k])),
+            "within tolerance on the others": len(keeping_up([o for o in keys if o != k])),
         }
     return {
         "per_set": per_set,
         "joint": {**described(tied[-1]), "tied": tied},
-        "within tolerance everywhere": within(keys),
+        "within tolerance everywhere": len(passing),
         "reaching the floors": {
             "floors": dict(floors),
             "candidates": len(reaching),

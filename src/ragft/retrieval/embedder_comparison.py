@@ -23,20 +23,15 @@ METHODS = ("bm25", "dense", "hybrid")
 
 def load_models(variant: str) -> dict[str, dict]:
     """model name -> {"fp32": embedder, variant: embedder} (MpnetUnavailable where mpnet is not installed)."""
-    from ragft.retrieval.quantize import bf16_embedder, quantized_embedder
+    from ragft.retrieval.quantize import embedder_variant
     from ragft.runtime.models import load_embedder
     from ragft.runtime.mpnet import load_mpnet
 
+    if variant not in ("fp32", "bf16", "int8"):
+        raise ValueError(f"variant must be fp32, bf16 or int8, got {variant!r}")
     out = {}
     for name, fp32 in zip(MODELS, (load_embedder(), load_mpnet()), strict=True):
-        if variant == "fp32":
-            out[name] = {"fp32": fp32}
-        elif variant == "bf16":
-            out[name] = {"fp32": fp32, "bf16": bf16_embedder(fp32)}
-        elif variant == "int8":
-            out[name] = {"fp32": fp32, "int8": quantized_embedder(fp32)}
-        else:
-            raise ValueError(f"variant must be fp32, bf16 or int8, got {variant!r}")
+        out[name] = {"fp32": fp32, variant: embedder_variant(variant, fp32)}  # fp32: the same embedder
     return out
 
 
