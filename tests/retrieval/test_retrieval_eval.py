@@ -127,3 +127,25 @@ def test_command_prints_the_same_metrics_as_the_function(beir, capsys):
     for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "ndcg@5", "recall@5", "mrr@5"):
         assert printed[key] == pytest.approx(direct[key])
     assert "total_s" in printed["timings"]
+
+
+def test_command_passes_tune_embedder_through(beir, monkeypatch, capsys):
+    seen = []
+
+    def fake(*args, **kwargs):
+        seen.append(kwargs["tune_embedder"])
+        return {
+            "ndcg@10": 0.5,
+            "recall@10": 0.5,
+            "recall@100": 1.0,
+            "mrr@10": 0.5,
+            "timings": {},
+            "documents": 5,
+            "chunks": 5,
+            "queries": 2,
+        }
+
+    monkeypatch.setattr(retrieval_eval, "evaluate_collection", fake)
+    assert main(["eval-retrieval", str(beir), "--method", "dense", "--tune-embedder"]) == 0
+    assert main(["eval-retrieval", str(beir), "--method", "dense"]) == 0
+    assert seen == [True, False] and "0.500" in capsys.readouterr().out

@@ -165,3 +165,72 @@ def test_the_recorded_ceiling_bounds_the_default(defaults):
         bound = study["ceiling"]["joint"]
         tied = default_worst == pytest.approx(bound["worst margin"], abs=5e-5)
         assert (label in bound["tied"]) == tied, variant  # the default is named whenever it reaches the bound
+
+
+@pytest.fixture(scope="module")
+def domain_record():
+    from ragft.retrieval import domain_tuning as dt
+
+    return load_record(record_path(dt.RECORD), dt.COMMAND)
+
+
+def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_record(domain_record, bench):
+    """The untuned rows are the bench record's rows in the same variant; every difference recomputes."""
+    from ragft.retrieval import domain_tuning as dt
+
+    settings = domain_record["settings"]
+    assert settings == {
+        "max_pairs": dt.MAX_PAIRS,
+        "epochs": dt.EPOCHS,
+        "learning_rate": dt.LEARNING_RATE,
+        "batch": dt.BATCH,
+        "scale": dt.SCALE,
+        "warmup": dt.WARMUP,
+        "query_tokens": dt.QUERY_TOKENS,
+        "passage_tokens": dt.PASSAGE_TOKENS,
+        "seed": dt.SEED,
+    }
+    assert domain_record["hybrid"] == rb.default_configs()["hybrid"]
+    assert set(domain_record["sets"]) == {st.set_key(*s) for s in dt.SETS}
+    for key, row in domain_record["sets"].items():
+        # The bench embeds every chunk, this record first chunks only (as eval-retrieval does): in bfloat16,
+        # batches of other lengths round a little differently (facts: 0.0004 on the hybrid).
+        assert row["base"]["ndcg@10"] == pytest.approx(
+            bench["ndcg@10"][domain_record["variant"]][key], abs=2e-3
+        )
+        assert row["training"]["pairs"] == row["pairs"] <= dt.MAX_PAIRS
+        steps_per_epoch = row["pairs"] // dt.BATCH + (row["pairs"] % dt.BATCH > 1)  # a lone pair is no batch
+        assert row["training"]["steps"] == len(row["training"]["losses"]) == dt.EPOCHS * steps_per_epoch
+        assert row["trained_here"] and row["training"]["threads"] == domain_record["threads"]
+        assert row["tuned_minus_base"] == dt.differences(row), key
+        for side in ("base", "tuned"):
+            for method, scores in row[side]["per_query"].items():
+                assert np.mean(scores) == pytest.approx(row[side]["ndcg@10"][method], abs=1e-4)
+        assert row["base"]["ndcg@10"]["bm25"] == row["tuned"]["ndcg@10"]["bm25"]  # BM25 is not tuned
+    assert domain_record["peak_mb"] <= dt.MEMORY_MB  # the memory check asks for at least the measured peak
+
+
+@pytest.mark.slow
+def test_scrapy_faq_rows_of_the_domain_tuning_record_reproduce(domain_record, tmp_path, monkeypatch, request):
+    """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 5 CPU-minutes)."""
+    import torch
+
+    from ragft.retrieval import domain_tuning as dt
+    from ragft.retrieval.quantize import embedder_variant
+
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(domain_record["threads"])  # the record's threads: the same sums in the same order
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    recorded = domain_record["sets"]["scrapy-faq/dev"]
+    pairs, held_out = dt.collection_pairs(data_dir() / "eval" / "scrapy-faq")
+    assert (len(pairs), held_out) == (recorded["pairs"], recorded["held_out_documents"])
+    assert [list(p) for p in pairs[:3]] == recorded["example_pairs"]
+    tuned, log = dt.tuned_embedder(pairs, show_progress=False)
+    # one thread, one seed: the same steps; float sums may differ in the last digits across CPUs
+    assert log["losses"] == pytest.approx(recorded["training"]["losses"], abs=0.02)
+    variant = domain_record["variant"]
+    got = dt.compare_set(
+        "scrapy-faq", "dev", {"tuned": embedder_variant(variant, tuned)}, show_progress=False
+    )
+    assert got["tuned"]["ndcg@10"] == pytest.approx(recorded["tuned"]["ndcg@10"], abs=0.01)

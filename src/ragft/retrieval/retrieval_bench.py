@@ -24,7 +24,7 @@ SPEED_SAMPLE = 320  # chunks embedded per variant to measure speed (about 10-20 
 COLD_DOCUMENTS = 5000
 RECORD = "retrieval_bench"
 COMMAND = "python -m ragft bench retrieval --save"
-COMMANDS = ("retrieval", "defaults", "embedders", "collections")
+COMMANDS = ("retrieval", "defaults", "embedders", "domain", "collections")
 
 
 @contextmanager
@@ -288,6 +288,10 @@ def run(command: str, save: bool = False) -> dict:
         from ragft.retrieval import embedder_comparison as ec
 
         report, name = ec.report(), ec.RECORD
+    elif command == "domain":
+        from ragft.retrieval import domain_tuning as dt
+
+        report, name = dt.report(save=save), dt.RECORD
     else:
         raise ValueError(f"command must be one of {list(COMMANDS)}, got {command!r}")
     if save:

@@ -72,11 +72,14 @@ def evaluate_collection(
     show_progress: bool = True,
     scoring: str = DEFAULT_SCORING,
     variant: str = DEFAULT_VARIANT,
+    tune_embedder: bool = False,
 ) -> dict:
     """Load a BEIR folder, chunk, index, search every judged query, and return metrics and timings.
 
     Documents are ranked by ragft.retrieval.doc_search (dense: `scoring` of each document's chunks, vectors
-    from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused).
+    from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused). With
+    tune_embedder, MiniLM is first tuned on the collection's own headings (ragft.retrieval.domain_tuning),
+    leaving out every page that holds a judged answer.
     """
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DocumentRetriever
@@ -84,6 +87,10 @@ def evaluate_collection(
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if tune_embedder and method == "bm25":
+        raise ValueError(
+            "tune_embedder tunes the dense side: use it with method 'dense' or 'hybrid', not 'bm25'"
+        )
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     corpus, queries, qrels = load_beir(directory)
@@ -96,7 +103,23 @@ def evaluate_collection(
     timings["chunk_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    embedder = embedder_variant(variant) if method != "bm25" else None
+    embedder, tuning = None, None
+    if tune_embedder:
+        from ragft.retrieval.domain_tuning import collection_pairs, tuned_embedder
+
+        pairs, held_out = collection_pairs(directory)
+        if len(pairs) < 2:
+            raise ValueError(
+                f"tune_embedder needs at least 2 titled documents away from the judged pages; {directory} "
+                f"has {len(pairs)} ({held_out} of {len(corpus)} documents are held out)"
+            )
+        tuned, log = tuned_embedder(pairs, show_progress)
+        embedder = embedder_variant(variant, tuned)
+        tuning = {"pairs": len(pairs), "held_out_documents": held_out, "cpu_s": log["cpu_s"]}
+        timings["tune_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+    elif method != "bm25":
+        embedder = embedder_variant(variant)
     retriever = DocumentRetriever(chunks, method, embedder, fusion, weight, scoring, show_progress)
     timings["index_s"] = time.perf_counter() - clock
 
@@ -115,6 +138,7 @@ def evaluate_collection(
             "weight": weight if method == "hybrid" else None,
             "scoring": scoring if method != "bm25" else None,
             "variant": resolve_variant(variant) if method != "bm25" else None,
+            "tuned_embedder": tuning,
             "collection": str(directory),
             "split": split,
             "documents": len(corpus),

@@ -1,0 +1,210 @@
+"""ragft.retrieval.domain_tuning: heading-to-text pairs, the in-batch loss, and what is held out."""
+
+import json
+
+import pytest
+import torch
+
+from ragft.retrieval import domain_tuning as dt
+
+
+def _corpus():
+    return {
+        "faq#a": {"metadata": {"path": "faq"}, "text": "Use the cache."},
+        "faq#b": {"metadata": {"path": "faq"}, "text": "Another answer"},
+        "guide#c": {"metadata": {"path": "guide"}, "text": "Unrelated"},
+        "ref#d": {"metadata": {"path": "ref"}, "text": "Reference"},
+        "errors#e": {"metadata": {"path": "errors"}, "text": "Use the\n  cache."},  # a copy of faq#a
+        "empty#f": {"metadata": {"path": "empty"}, "text": ""},
+    }
+
+
+def test_held_out_docs_are_the_pages_with_a_judged_answer_and_copies_of_their_text():
+    qrels = {"dev": {"q1": {"faq#a": 1}}, "test": {"q2": {"ref#d": 1}}}
+    assert dt.held_out_docs(_corpus(), qrels) == {"faq#a", "faq#b", "ref#d", "errors#e"}
+    assert dt.held_out_docs(_corpus(), {}) == set()
+    # without metadata.path a page is the id up to "#"; a copy of a held-out text is held out too
+    plain = {"p#a": {"text": "one"}, "p#b": {"text": "two"}, "q#c": {"text": "one"}, "q#d": {"text": "x"}}
+    assert dt.held_out_docs(plain, {"test": {"q": {"p#a": 1, "gone": 1}}}) == {"p#a", "p#b", "q#c"}
+
+
+def test_heading_pairs_skip_held_out_untitled_empty_and_repeated_headings():
+    chunks = [
+        ("a", "Guide > Install", "pip install it"),
+        ("b", "Guide > Example", "first example"),
+        ("c", "Ref > Example", "second"),
+        ("d", "Guide > Example", "same heading again"),  # would be a false negative of b
+        ("e", "Guide > Empty", "   "),
+        ("f", "FAQ", "the answer"),
+        ("g", "", "an untitled document"),
+    ]
+    pairs = dt.heading_pairs(chunks, skip={"f"})
+    assert pairs == [
+        ("Guide > Install", "pip install it"),
+        ("Guide > Example", "first example"),
+        ("Ref > Example", "second"),
+    ]
+
+
+def test_heading_pairs_are_capped_by_a_seeded_draw_that_keeps_their_order():
+    chunks = [(f"d{i}", f"H{i}", f"body {i}") for i in range(50)]
+    first = dt.heading_pairs(chunks, set(), max_pairs=10)
+    assert first == dt.heading_pairs(chunks, set(), max_pairs=10)
+    assert len(first) == 10 and first == sorted(first, key=lambda p: int(p[0][1:]))
+    assert first != dt.heading_pairs(chunks, set(), max_pairs=10, seed=1)
+    with pytest.raises(ValueError, match="max_pairs must be >= 1, got 0"):
+        dt.heading_pairs(chunks, set(), max_pairs=0)
+
+
+def test_in_batch_loss_is_low_when_each_query_matches_its_own_passage():
+    vectors = torch.nn.functional.normalize(torch.eye(4) + 0.01, dim=-1)
+    matched = dt.in_batch_loss(vectors, vectors)
+    shuffled = dt.in_batch_loss(vectors, vectors[[1, 2, 3, 0]])
+    assert float(matched) < 0.01 < 10 < float(shuffled)
+
+
+def test_learning_rate_rises_during_warmup_then_falls_to_zero():
+    factors = [dt._learning_rate_factor(s, 100) for s in range(100)]
+    warm = int(dt.WARMUP * 100)
+    assert factors[0] < factors[warm - 1] <= 1.0
+    assert all(a >= b for a, b in zip(factors[warm:], factors[warm + 1 :], strict=False))
+    assert factors[-1] == pytest.approx(0.01)
+
+
+def test_train_lowers_the_loss_on_its_pairs_and_leaves_the_model_in_eval_mode(monkeypatch):
+    from ragft.runtime.embedder import Embedder
+    from ragft.runtime.models import embedder_path
+
+    embedder = Embedder(embedder_path())
+    pairs = [
+        ("Settings > DOWNLOAD_DELAY", "Seconds to wait between two requests to the same site."),
+        ("Spiders > Arguments", "Pass arguments to a spider on the command line with -a name=value."),
+        ("Item Pipeline > Dropping items", "Raise DropItem in process_item to discard an item."),
+        ("Feed exports > Storage", "Feeds can be written to local files, FTP servers or S3 buckets."),
+    ]
+
+    def loss() -> float:
+        with torch.no_grad():
+            headings = torch.from_numpy(embedder.encode([h for h, _ in pairs]))
+            texts = torch.from_numpy(embedder.encode([t for _, t in pairs]))
+        return float(dt.in_batch_loss(headings, texts))
+
+    before = loss()
+    monkeypatch.setattr(dt, "LEARNING_RATE", 1e-4)  # a few steps must show the direction
+    losses = dt.train(embedder, pairs, epochs=4, show_progress=False)
+    assert len(losses) == 4 and not embedder.model.training
+    assert loss() < before
+    with pytest.raises(ValueError, match="pairs must hold at least 2 pairs"):
+        dt.train(embedder, pairs[:1], show_progress=False)
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
+        dt.train(embedder, pairs, epochs=0, show_progress=False)
+
+
+def test_the_cache_key_changes_with_the_pairs_the_base_model_and_the_settings(monkeypatch):
+    pairs = [("A", "a"), ("B", "b")]
+    key = dt.pairs_key(pairs, "base")
+    assert key == dt.pairs_key(list(pairs), "base")
+    assert key != dt.pairs_key(pairs[::-1], "base") != dt.pairs_key(pairs, "other")
+    monkeypatch.setattr(dt, "LEARNING_RATE", 1e-4)
+    assert dt.pairs_key(pairs, "base") != key
+
+
+@pytest.mark.parametrize("folder", [folder for folder, _ in dt.SETS])
+def test_no_question_or_answer_of_a_collection_is_trained_on(folder):
+    """Every pair comes from a document off the judged pages, and no question is in any pair."""
+    from ragft.corpus.data import load_beir
+    from ragft.retrieval.doc_scoring import doc_starts
+    from ragft.retrieval.retrieval_eval import chunk_collection
+    from ragft.runtime.paths import data_dir
+
+    directory = data_dir() / "eval" / folder
+    corpus, queries, qrels = load_beir(directory)
+    pairs, held_out = dt.collection_pairs(directory)
+    held = dt.held_out_docs(corpus, qrels)
+    gold = {d for split in qrels.values() for q in split.values() for d in q}
+    assert gold <= held and len(held) == held_out
+    chunks = chunk_collection(corpus)
+    _, starts = doc_starts([c.doc_id for c in chunks])
+    source = {(chunks[i].context, chunks[i].text): chunks[i].doc_id for i in starts}
+    assert 100 <= len(pairs) <= dt.MAX_PAIRS
+    assert not {source[pair] for pair in pairs} & held
+    # An identifier (CSRF_COOKIE_AGE) is named in many sections besides the one that defines it, the only
+    # one judged (and held out): the words of a question, not a name, are what must not be trained on.
+    names = {"setting", "check", "option"}
+    questions = [q["text"].casefold() for q in queries.values() if q["metadata"]["kind"] not in names]
+    assert len(questions) == (0 if folder == "identifiers" else len(queries))
+    assert not any(q in h.casefold() or q in t.casefold() for h, t in pairs for q in questions)
+
+
+def test_tuned_embedder_is_read_back_from_the_cache_without_training_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_train(embedder, pairs, epochs=dt.EPOCHS, show_progress=True):
+        calls.append(len(pairs))
+        with torch.no_grad():
+            embedder.model.embeddings.word_embeddings.weight[0, 0] = 42.0  # what training changed
+        return [1.0, 0.5]
+
+    monkeypatch.setattr(dt, "train", fake_train)
+    pairs = [("A", "a"), ("B", "b")]
+    first, log = dt.tuned_embedder(pairs, show_progress=False)
+    again, log_again = dt.tuned_embedder(pairs, show_progress=False)
+    assert calls == [2] and log == log_again and log["losses"] == [1.0, 0.5]
+    assert first.folder == again.folder and first.folder.parent == tmp_path / "tuned-embedders"
+    assert json.loads((first.folder / "training.json").read_text())["pairs"] == 2
+    assert not list(first.folder.parent.glob("*.partial"))
+    assert again.model.embeddings.word_embeddings.weight[0, 0].item() == 42.0  # the tuned weights, reloaded
+
+
+def test_eval_retrieval_can_tune_the_embedder_on_the_collection_first(tmp_path, monkeypatch):
+    from fake_embedder import FakeEmbedder
+    from test_defaults_study import _beir
+
+    from ragft.retrieval.retrieval_eval import evaluate_collection
+
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _beir(tmp_path / "beir")
+    seen = []
+
+    def fake_tuned(pairs, show_progress=True):
+        seen.extend(pairs)
+        return FakeEmbedder(tmp_path / "tuned"), {"cpu_s": 1.5}
+
+    monkeypatch.setattr(dt, "tuned_embedder", fake_tuned)
+    with pytest.raises(ValueError, match="tune_embedder needs at least 2 titled documents .* 0 .10 of 10"):
+        evaluate_collection(folder, "dense", show_progress=False, variant="fp32", tune_embedder=True)
+    extra = [{"_id": f"x{i}", "title": f"Extra {i}", "text": f"unjudged text {i}"} for i in range(3)]
+    with (folder / "corpus.jsonl").open("a") as handle:
+        handle.writelines(json.dumps(doc) + "\n" for doc in extra)
+    result = evaluate_collection(folder, "dense", show_progress=False, variant="fp32", tune_embedder=True)
+    assert result["tuned_embedder"] == {"pairs": 3, "held_out_documents": 10, "cpu_s": 1.5}
+    assert seen == [(f"Extra {i}", f"unjudged text {i}") for i in range(3)]
+    assert evaluate_collection(folder, "bm25", show_progress=False)["tuned_embedder"] is None
+
+
+def test_tuning_refuses_to_start_under_a_memory_limit_it_would_exceed():
+    dt.check_memory(None)  # no limit known
+    dt.check_memory(dt.MEMORY_MB * 2**20)
+    with pytest.raises(MemoryError, match="needs about 4,000 MB of memory; this machine's limit is 2,048 MB"):
+        dt.check_memory(2 * 2**30)
+
+
+def test_compare_set_scores_each_embedder_and_differences_pair_them_by_question(tmp_path, monkeypatch):
+    from fake_embedder import FakeEmbedder
+    from test_defaults_study import _beir
+
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAGFT_DATA_DIR", str(tmp_path / "data"))
+    _beir(tmp_path / "data" / "eval" / "tiny")
+    embedder = FakeEmbedder(tmp_path / "a")
+    result = dt.compare_set("tiny", "test", {"base": embedder, "tuned": embedder}, show_progress=False)
+    assert set(result) == {"base", "tuned"} and result["base"] == result["tuned"]
+    assert set(result["base"]) == {"ndcg@10", "per_query", "query_ids"}
+    assert dt.differences(result) == {m: {"mean": 0.0, "low": 0.0, "high": 0.0} for m in ("dense", "hybrid")}
+    # one question better by 1.0 out of two: a mean of +0.5
+    two = {
+        side: {"query_ids": ["a", "b"], "per_query": {"dense": d, "hybrid": d}}
+        for side, d in (("base", [0.0, 0.5]), ("tuned", [1.0, 0.5]))
+    }
+    assert dt.differences(two)["dense"]["mean"] == 0.5
