@@ -3,9 +3,9 @@
 Every section of a manual comes with a free training pair: its heading trail ("Settings > DOWNLOAD_DELAY")
 and the text under it. Fine-tuning the embedder to find each section's text from its heading, against the
 other sections of the same batch (in-batch negatives), needs no question and no label. Sections on the pages
-that hold a judged question's answer are left out of training entirely, so the questions the method is
-scored on, and their answers, are never seen. Every setting below was fixed before the held-out
-collections (Django's FAQ, SQLAlchemy's FAQ) were searched with a tuned model.
+that hold a judged question's answer, and copies of their text elsewhere, are left out of training entirely,
+so the questions the method is scored on, and their answers, are never seen. Every setting below was fixed
+before any test set was searched with a tuned model (only Scrapy's and Celery's dev FAQs were looked at).
 """
 
 from __future__ import annotations
