@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench",
         help="retrieval benchmarks: speed and scores (retrieval), the study behind the defaults (defaults), "
-        "MiniLM against all-mpnet-base-v2 on the FAQ collections (embedders), MiniLM tuned on each FAQ "
+        "MiniLM against all-mpnet-base-v2 on the FAQ collections (embedders), MiniLM tuned on each "
         "collection's own headings (domain), "
         "or rebuild the dev and held-out collections (collections)",
     )
