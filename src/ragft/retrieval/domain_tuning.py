@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ragft.retrieval.embedder_comparison import SETS as FAQ_SETS
+
 RECORD = "domain_tuning"
 COMMAND = "python -m ragft bench domain --save"
 MAX_PAIRS = 1000  # headings sampled per collection: caps training at about 5 CPU-minutes on one thread
@@ -29,16 +31,8 @@ QUERY_TOKENS = 32
 PASSAGE_TOKENS = 128
 SEED = 0
 MEMORY_MB = 4000  # above the peak `bench domain` records (tuning, then searching); Binder allows 2 GB
-METHODS = ("bm25", "dense", "hybrid")
 # the embedder comparison's four FAQ collections, then Django's facts and identifiers test sets
-SETS = (
-    ("scrapy-faq", "dev"),
-    ("celery-faq", "dev"),
-    ("faq", "test"),
-    ("sqlalchemy-faq", "test"),
-    ("facts", "test"),
-    ("identifiers", "test"),
-)
+SETS = (*FAQ_SETS, ("facts", "test"), ("identifiers", "test"))
 
 
 OPENING = 200  # characters of a document's text compared to find a copy of a held-out document
@@ -229,11 +223,16 @@ def tuned_embedder(pairs: Sequence[tuple[str, str]], show_progress: bool = True)
 def collection_pairs(directory: Path) -> tuple[list[tuple[str, str]], int]:
     """A collection's training pairs, and how many of its documents were held out."""
     from ragft.corpus.data import load_beir
-    from ragft.retrieval.doc_scoring import doc_starts
     from ragft.retrieval.retrieval_eval import chunk_collection
 
     corpus, _, qrels = load_beir(directory)
-    chunks = chunk_collection(corpus)
+    return corpus_pairs(corpus, qrels, chunk_collection(corpus))
+
+
+def corpus_pairs(corpus: dict[str, dict], qrels: dict, chunks: Sequence) -> tuple[list[tuple[str, str]], int]:
+    """collection_pairs for a corpus already loaded and chunked (eval-retrieval has both at hand)."""
+    from ragft.retrieval.doc_scoring import doc_starts
+
     _, starts = doc_starts([c.doc_id for c in chunks])
     skip = held_out_docs(corpus, qrels)
     firsts = [(chunks[i].doc_id, chunks[i].context, chunks[i].text) for i in starts]

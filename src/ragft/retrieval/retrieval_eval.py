@@ -105,9 +105,9 @@ def evaluate_collection(
     clock = time.perf_counter()
     embedder, tuning = None, None
     if tune_embedder:
-        from ragft.retrieval.domain_tuning import collection_pairs, tuned_embedder
+        from ragft.retrieval.domain_tuning import corpus_pairs, tuned_embedder
 
-        pairs, held_out = collection_pairs(directory)
+        pairs, held_out = corpus_pairs(corpus, qrels, chunks)
         if len(pairs) < 2:
             raise ValueError(
                 f"tune_embedder needs at least 2 titled documents away from the judged pages; {directory} "
