@@ -59,5 +59,17 @@ def test_summary_and_unknown_command():
     assert "int8 faq/test: bm25 0.300, hybrid 0.650" in text
     models = {"sets": {"mpnet": {"faq/test": {"ndcg@10": {"bm25": 0.3, "dense": 0.61}}}}}
     assert rb.summary(models) == "mpnet faq/test: bm25 0.300, dense 0.610"
+    row = {"pairs": 800, "training": {"cpu_s": 190.5}}
+    row |= {side: {"ndcg@10": {"bm25": 0.3, "dense": d}} for side, d in (("base", 0.5), ("tuned", 0.6))}
+    domain = {
+        "sets": {"faq/test": row},
+        "cold_start": {"documents": 5000, "pairs": 1000, "tune_cpu_s": 270.9},
+    }
+    assert rb.summary(domain).splitlines() == [
+        "faq/test, untuned: bm25 0.300, dense 0.500",
+        "faq/test, tuned: bm25 0.300, dense 0.600",
+        "faq/test: 800 pairs, 190.5 CPU-s of tuning",
+        "5000 documents: tuning on 1000 pairs, 270.9 CPU-s",
+    ]
     with pytest.raises(ValueError, match="command must be"):
         rb.run("everything")

@@ -143,9 +143,34 @@ def test_command_passes_tune_embedder_through(beir, monkeypatch, capsys):
             "documents": 5,
             "chunks": 5,
             "queries": 2,
+            "tuned_embedder": None,
         }
 
     monkeypatch.setattr(retrieval_eval, "evaluate_collection", fake)
     assert main(["eval-retrieval", str(beir), "--method", "dense", "--tune-embedder"]) == 0
+    assert main(["eval-retrieval", str(beir), "--method", "dense", "--no-tune-embedder"]) == 0
     assert main(["eval-retrieval", str(beir), "--method", "dense"]) == 0
-    assert seen == [True, False] and "0.500" in capsys.readouterr().out
+    assert seen == [True, False, None] and "0.500" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("tuning", "line"),
+    [
+        (None, None),
+        (
+            {"pairs": 9, "cpu_s": None, "skipped": "9 training pairs, fewer than"},
+            "MiniLM left untuned: 9 training",
+        ),
+        (
+            {"pairs": 800, "cpu_s": 190.5, "skipped": None},
+            "MiniLM tuned on 800 of its headings (190.5 CPU-s)",
+        ),
+    ],
+)
+def test_command_says_whether_minilm_was_tuned(beir, monkeypatch, capsys, tuning, line):
+    result = {"ndcg@10": 0.5, "recall@10": 0.5, "recall@100": 1.0, "mrr@10": 0.5, "timings": {}}
+    result |= {"documents": 5, "chunks": 5, "queries": 2, "tuned_embedder": tuning}
+    monkeypatch.setattr(retrieval_eval, "evaluate_collection", lambda *a, **k: result)
+    assert main(["eval-retrieval", str(beir)]) == 0
+    out = capsys.readouterr().out
+    assert ("MiniLM" in out) == (line is not None) and (line is None or line in out)

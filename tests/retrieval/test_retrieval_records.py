@@ -208,11 +208,17 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
                 assert np.mean(scores) == pytest.approx(row[side]["ndcg@10"][method], abs=1e-4)
         assert row["base"]["ndcg@10"]["bm25"] == row["tuned"]["ndcg@10"]["bm25"]  # BM25 is not tuned
     assert domain_record["peak_mb"] <= dt.MEMORY_MB  # the memory check asks for at least the measured peak
+    first_run = domain_record["cold_start"]  # notebook 04 adds its tuning to the bench's cold first run
+    assert first_run["documents"] == bench["cold_warm"][bench["default_variant"]]["documents"]
+    assert dt.MIN_PAIRS <= first_run["pairs"] <= dt.MAX_PAIRS  # the default would tune this collection
+    assert first_run["steps"] == dt.EPOCHS * (
+        first_run["pairs"] // dt.BATCH + (first_run["pairs"] % dt.BATCH > 1)
+    )
 
 
 @pytest.mark.slow
 def test_scrapy_faq_rows_of_the_domain_tuning_record_reproduce(domain_record, tmp_path, monkeypatch, request):
-    """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 5 CPU-minutes)."""
+    """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 4 CPU-minutes)."""
     import torch
 
     from ragft.retrieval import domain_tuning as dt

@@ -313,9 +313,20 @@ def summary(report: dict) -> str:
     for variant, table in report.get("ndcg@10", {}).items():
         for key, row in table.items():
             lines.append(f"{variant} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row.items()))
-    for model, sets in report.get("sets", {}).items():
-        for key, row in sets.items():
-            lines.append(f"{model} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row["ndcg@10"].items()))
+    for name, sets in report.get("sets", {}).items():
+        if "tuned" in sets:  # bench domain: one row per collection, untuned (base) and tuned
+            for side in ("base", "tuned"):
+                scores = ", ".join(f"{m} {v:.3f}" for m, v in sets[side]["ndcg@10"].items())
+                lines.append(f"{name}, {'untuned' if side == 'base' else 'tuned'}: {scores}")
+            lines.append(f"{name}: {sets['pairs']} pairs, {sets['training']['cpu_s']} CPU-s of tuning")
+            continue
+        for key, row in sets.items():  # bench embedders: model -> collection -> row
+            lines.append(f"{name} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row["ndcg@10"].items()))
+    if "cold_start" in report:
+        first = report["cold_start"]
+        lines.append(
+            f"{first['documents']} documents: tuning on {first['pairs']} pairs, {first['tune_cpu_s']} CPU-s"
+        )
     if "variants" in report:
         for variant, result in report["variants"].items():
             lines.append(f"{variant}: chosen on dev: {result['choice']}")

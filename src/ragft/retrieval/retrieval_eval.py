@@ -72,14 +72,15 @@ def evaluate_collection(
     show_progress: bool = True,
     scoring: str = DEFAULT_SCORING,
     variant: str = DEFAULT_VARIANT,
-    tune_embedder: bool = False,
+    tune_embedder: bool | None = None,
 ) -> dict:
     """Load a BEIR folder, chunk, index, search every judged query, and return metrics and timings.
 
     Documents are ranked by ragft.retrieval.doc_search (dense: `scoring` of each document's chunks, vectors
-    from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused). With
-    tune_embedder, MiniLM is first tuned on the collection's own headings (ragft.retrieval.domain_tuning),
-    leaving out every page that holds a judged answer.
+    from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused). MiniLM is first
+    tuned on the collection's own headings (ragft.retrieval.domain_tuning), leaving out every page that holds
+    a judged answer: always with tune_embedder=True, never with False, and by default (None) where the
+    collection gives enough pairs and memory allows (domain_tuning.untuned_reason).
     """
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DocumentRetriever
@@ -87,7 +88,7 @@ def evaluate_collection(
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if tune_embedder and method == "bm25":
+    if tune_embedder is True and method == "bm25":
         raise ValueError(
             "tune_embedder tunes the dense side: use it with method 'dense' or 'hybrid', not 'bm25'"
         )
@@ -104,21 +105,25 @@ def evaluate_collection(
 
     clock = time.perf_counter()
     embedder, tuning = None, None
-    if tune_embedder:
-        from ragft.retrieval.domain_tuning import corpus_pairs, tuned_embedder
+    if method != "bm25" and tune_embedder is not False:
+        from ragft.retrieval.domain_tuning import corpus_pairs, tuned_embedder, untuned_reason
+        from ragft.runtime.threads import cgroup_memory_limit
 
         pairs, held_out = corpus_pairs(corpus, qrels, chunks)
-        if len(pairs) < 2:
+        if tune_embedder and len(pairs) < 2:
             raise ValueError(
                 f"tune_embedder needs at least 2 titled documents away from the judged pages; {directory} "
                 f"has {len(pairs)} ({held_out} of {len(corpus)} documents are held out)"
             )
-        tuned, log = tuned_embedder(pairs, show_progress)
-        embedder = embedder_variant(variant, tuned)
-        tuning = {"pairs": len(pairs), "held_out_documents": held_out, "cpu_s": log["cpu_s"]}
-        timings["tune_s"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-    elif method != "bm25":
+        skipped = None if tune_embedder else untuned_reason(len(pairs), cgroup_memory_limit())
+        tuning = {"pairs": len(pairs), "held_out_documents": held_out, "cpu_s": None, "skipped": skipped}
+        if skipped is None:
+            tuned, log = tuned_embedder(pairs, show_progress)
+            embedder = embedder_variant(variant, tuned)
+            tuning["cpu_s"] = log["cpu_s"]
+            timings["tune_s"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+    if embedder is None and method != "bm25":
         embedder = embedder_variant(variant)
     retriever = DocumentRetriever(chunks, method, embedder, fusion, weight, scoring, show_progress)
     timings["index_s"] = time.perf_counter() - clock
