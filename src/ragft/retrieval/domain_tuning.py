@@ -76,7 +76,7 @@ def check_memory(limit_bytes: int | None) -> None:
     if limit_bytes is not None and limit_bytes < MEMORY_MB * 2**20:
         raise MemoryError(
             f"tuning the embedder needs about {MEMORY_MB:,} MB of memory; this machine's limit is "
-            f"{limit_bytes // 2**20:,} MB. Run it where there is more (not on Binder), or read the committed "
+            f"{limit_bytes // 2**20:,} MB. Run it where there is more, or read the committed "
             f"record ({COMMAND})"
         )
 
