@@ -294,3 +294,17 @@ def test_compare_set_scores_each_embedder_and_differences_pair_them_by_question(
         for side, d in (("base", [0.0, 0.5]), ("tuned", [1.0, 0.5]))
     }
     assert dt.differences(two)["dense"]["mean"] == 0.5
+
+
+def test_a_record_refuses_a_model_read_back_from_the_cache(monkeypatch):
+    # A cached model costs almost no CPU here, yet its log holds the CPU seconds of the run that trained it.
+    monkeypatch.setattr(dt, "tuned_embedder", lambda pairs, show_progress=True: ("model", {"cpu_s": 1e6}))
+    assert dt._tune_measured([("A", "a")], "scrapy-faq", save=False, show_progress=False) == (
+        "model",
+        {"cpu_s": 1e6},
+        False,
+    )
+    with pytest.raises(RuntimeError, match="scrapy-faq: its tuned model was read from the cache"):
+        dt._tune_measured([("A", "a")], "scrapy-faq", save=True, show_progress=False)
+    monkeypatch.setattr(dt, "tuned_embedder", lambda pairs, show_progress=True: ("model", {"cpu_s": 0.0}))
+    assert dt._tune_measured([("A", "a")], "scrapy-faq", save=True, show_progress=False)[2] is True

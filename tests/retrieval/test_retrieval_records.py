@@ -192,6 +192,10 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
     }
     assert domain_record["hybrid"] == rb.default_configs()["hybrid"]
     assert set(domain_record["sets"]) == {st.set_key(*s) for s in dt.SETS}
+
+    def steps(pairs: int) -> int:  # EPOCHS passes of full batches; a lone pair left over is no batch
+        return dt.EPOCHS * (pairs // dt.BATCH + (pairs % dt.BATCH > 1))
+
     for key, row in domain_record["sets"].items():
         # The bench embeds every chunk, this record first chunks only (as eval-retrieval does): in bfloat16,
         # batches of other lengths round a little differently (facts: 0.0004 on the hybrid).
@@ -199,8 +203,7 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
             bench["ndcg@10"][domain_record["variant"]][key], abs=2e-3
         )
         assert row["training"]["pairs"] == row["pairs"] <= dt.MAX_PAIRS
-        steps_per_epoch = row["pairs"] // dt.BATCH + (row["pairs"] % dt.BATCH > 1)  # a lone pair is no batch
-        assert row["training"]["steps"] == len(row["training"]["losses"]) == dt.EPOCHS * steps_per_epoch
+        assert row["training"]["steps"] == len(row["training"]["losses"]) == steps(row["pairs"])
         assert row["trained_here"] and row["training"]["threads"] == domain_record["threads"]
         assert row["tuned_minus_base"] == dt.differences(row), key
         for side in ("base", "tuned"):
@@ -211,9 +214,7 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
     first_run = domain_record["cold_start"]  # notebook 04 adds its tuning to the bench's cold first run
     assert first_run["documents"] == bench["cold_warm"][bench["default_variant"]]["documents"]
     assert dt.MIN_PAIRS <= first_run["pairs"] <= dt.MAX_PAIRS  # the default would tune this collection
-    assert first_run["steps"] == dt.EPOCHS * (
-        first_run["pairs"] // dt.BATCH + (first_run["pairs"] % dt.BATCH > 1)
-    )
+    assert first_run["steps"] == steps(first_run["pairs"])
 
 
 @pytest.mark.slow

@@ -61,19 +61,24 @@ def _opening(doc: dict) -> str:
     return " ".join(doc.get("text", "").split())[:OPENING]
 
 
+def _below_memory(limit_bytes: int | None) -> bool:
+    """True where a known memory limit is below the MEMORY_MB tuning needs."""
+    return limit_bytes is not None and limit_bytes < MEMORY_MB * 2**20
+
+
 def untuned_reason(pairs: int, limit_bytes: int | None) -> str | None:
     """Why eval-retrieval's default leaves MiniLM untuned on a collection, or None to tune it: fewer than
     MIN_PAIRS pairs (no collection that small was measured) or a memory limit below MEMORY_MB."""
     if pairs < MIN_PAIRS:
         return f"{pairs} training pairs, fewer than the {MIN_PAIRS} tuning was measured with"
-    if limit_bytes is not None and limit_bytes < MEMORY_MB * 2**20:
+    if _below_memory(limit_bytes):
         return f"a memory limit of {limit_bytes // 2**20:,} MB, below the {MEMORY_MB:,} MB tuning needs"
     return None
 
 
 def check_memory(limit_bytes: int | None) -> None:
     """Refuse to tune under a memory limit below MEMORY_MB (a clear error instead of the kernel's kill)."""
-    if limit_bytes is not None and limit_bytes < MEMORY_MB * 2**20:
+    if _below_memory(limit_bytes):
         raise MemoryError(
             f"tuning the embedder needs about {MEMORY_MB:,} MB of memory; this machine's limit is "
             f"{limit_bytes // 2**20:,} MB. Run it where there is more, or read the committed "
@@ -318,6 +323,22 @@ def differences(result: dict) -> dict:
     return out
 
 
+def _tune_measured(pairs: Sequence[tuple[str, str]], what: str, save: bool, show_progress: bool):
+    """tuned_embedder, and whether this run trained it (False: read back from the cache). A record (save)
+    must train every model itself, so that its CPU seconds and peak memory include the training."""
+    import time
+
+    clock = time.process_time()
+    tuned, log = tuned_embedder(pairs, show_progress)
+    trained_here = time.process_time() - clock >= log["cpu_s"]
+    if save and not trained_here:
+        raise RuntimeError(
+            f"{what}: its tuned model was read from the cache, so this run measured neither its "
+            "training time nor its memory; delete the cache's tuned-embedders folder and run again"
+        )
+    return tuned, log, trained_here
+
+
 def cold_start(save: bool = False, show_progress: bool = True) -> dict:
     """What tuning adds to the first run on the cold-start benchmark's collection (5,000 of Django's sections,
     drawn as `bench retrieval` draws them): CPU seconds to chunk it and collect its pairs, and to tune."""
@@ -333,10 +354,7 @@ def cold_start(save: bool = False, show_progress: bool = True) -> dict:
     clock = time.process_time()
     pairs, held_out = corpus_pairs(sample, qrels, chunk_collection(sample))
     pairs_s = time.process_time() - clock
-    clock = time.process_time()
-    _, log = tuned_embedder(pairs, show_progress)
-    if save and time.process_time() - clock < log["cpu_s"]:
-        raise RuntimeError("the cold-start model was read from the cache: delete tuned-embedders, run again")
+    _, log, _ = _tune_measured(pairs, "cold start", save, show_progress)
     return {
         "documents": len(sample),
         "pairs": len(pairs),
@@ -351,7 +369,6 @@ def report(threads: int = 1, show_progress: bool = True, save: bool = False) -> 
     """Per collection: the pairs, the training cost, and nDCG@10 of every default method with MiniLM before
     and after tuning on that collection, in eval-retrieval's default variant. A record (save) must train
     every model itself, so that its CPU seconds and peak memory include the training."""
-    import time
 
     import torch
 
@@ -368,14 +385,7 @@ def report(threads: int = 1, show_progress: bool = True, save: bool = False) -> 
     for folder, split in SETS:
         pairs, held_out = collection_pairs(data_dir() / "eval" / folder)
         torch.set_num_threads(threads)
-        clock = time.process_time()
-        tuned, log = tuned_embedder(pairs, show_progress)
-        trained_here = time.process_time() - clock >= log["cpu_s"]  # not read back from the cache
-        if save and not trained_here:
-            raise RuntimeError(
-                f"{folder}: its tuned model was read from the cache, so this run measured neither its "
-                "training time nor its memory; delete the cache's tuned-embedders folder and run again"
-            )
+        tuned, log, trained_here = _tune_measured(pairs, folder, save, show_progress)
         result = compare_set(
             folder, split, {"base": base, "tuned": embedder_variant(variant, tuned)}, show_progress
         )
