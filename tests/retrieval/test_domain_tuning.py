@@ -56,6 +56,15 @@ def test_heading_pairs_are_capped_by_a_seeded_draw_that_keeps_their_order():
         dt.heading_pairs(chunks, set(), max_pairs=0)
 
 
+def test_heading_pairs_read_max_pairs_when_called(monkeypatch):
+    """Setting domain_tuning.MAX_PAIRS (notebook 04's exercise) changes the cap of every later call."""
+    chunks = [(f"d{i}", f"H{i}", f"body {i}") for i in range(50)]
+    assert len(dt.heading_pairs(chunks, set())) == 50
+    monkeypatch.setattr(dt, "MAX_PAIRS", 20)
+    assert dt.heading_pairs(chunks, set()) == dt.heading_pairs(chunks, set(), max_pairs=20)
+    assert len(dt.heading_pairs(chunks, set())) == 20
+
+
 def test_in_batch_loss_is_low_when_each_query_matches_its_own_passage():
     vectors = torch.nn.functional.normalize(torch.eye(4) + 0.01, dim=-1)
     matched = dt.in_batch_loss(vectors, vectors)

@@ -89,14 +89,15 @@ def check_memory(limit_bytes: int | None) -> None:
 def heading_pairs(
     first_chunks: Sequence[tuple[str, str, str]],
     skip: set[str],
-    max_pairs: int = MAX_PAIRS,
+    max_pairs: int | None = None,
     seed: int = SEED,
 ) -> list[tuple[str, str]]:
     """(heading trail, text under it) from each document's first chunk, given as (doc id, heading trail,
     text). Documents in skip, untitled ones, headings without text, and headings seen before (two
-    sections called "Example" would be each other's false negatives) are left out; at most max_pairs, drawn
-    with a seed.
+    sections called "Example" would be each other's false negatives) are left out; at most max_pairs
+    (MAX_PAIRS as it is when called, so that setting it takes effect), drawn with a seed.
     """
+    max_pairs = MAX_PAIRS if max_pairs is None else max_pairs
     if max_pairs < 1:
         raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
     pairs, seen = [], set()
