@@ -60,6 +60,27 @@ def test_hybrid_fuses_document_lists_and_checks_its_arguments(embedder):
         hybrid.search(["x"], 0)
 
 
+def test_routed_fusion_takes_the_route_weights_and_scale_it_is_given(embedder):
+    """One weight for every kind of query is a convex fusion at that weight, under the scale given."""
+    queries = ["memcached CACHES", "admin site options", "validate input"]
+    routed = doc_search.DocumentRetriever(
+        CHUNKS,
+        "hybrid",
+        embedder,
+        fusion="routed",
+        show_progress=False,
+        route_weights={"keyword": 0.3, "mixed": 0.3, "semantic": 0.3},
+        scale="zscore",
+    )
+    convex = doc_search.DocumentRetriever(
+        CHUNKS, "hybrid", embedder, fusion="convex", weight=0.3, show_progress=False, scale="zscore"
+    )
+    minmax = doc_search.DocumentRetriever(
+        CHUNKS, "hybrid", embedder, fusion="convex", weight=0.3, show_progress=False
+    )
+    assert routed.search(queries, 3) == convex.search(queries, 3) != minmax.search(queries, 3)
+
+
 def test_dense_doc_scores_accepts_first_chunk_vectors_only():
     vectors = np.eye(3, dtype=np.float32)
     starts = np.array([0, 2, 3])

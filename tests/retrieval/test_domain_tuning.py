@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ragft.retrieval import domain_tuning as dt
+from ragft.retrieval import fusion
 
 
 def _corpus():
@@ -63,6 +64,15 @@ def test_heading_pairs_read_max_pairs_when_called(monkeypatch):
     monkeypatch.setattr(dt, "MAX_PAIRS", 20)
     assert dt.heading_pairs(chunks, set()) == dt.heading_pairs(chunks, set(), max_pairs=20)
     assert len(dt.heading_pairs(chunks, set())) == 20
+
+
+def test_choose_cap_takes_the_smallest_cap_within_the_tolerance_of_every_heading():
+    dense = {"300": {"a": 0.58, "b": 0.60}, "500": {"a": 0.605, "b": 0.595}, "all": {"a": 0.61, "b": 0.60}}
+    assert dt.choose_cap(dense) == 500  # 300 loses 0.03 on a
+    assert dt.choose_cap(dense, tolerance=0.05) == 300
+    assert dt.choose_cap({"300": {"a": 0.1}, "all": {"a": 0.6}}) is None
+    with pytest.raises(ValueError, match="the 'all' row"):
+        dt.choose_cap({"300": {"a": 0.1}})
 
 
 def test_in_batch_loss_is_low_when_each_query_matches_its_own_passage():
@@ -263,9 +273,15 @@ def test_eval_retrieval_can_tune_the_embedder_on_the_collection_first(tmp_path, 
     default = evaluate_collection(folder, "hybrid", show_progress=False, variant="fp32")
     assert default["tuned_embedder"]["skipped"].startswith("3 training pairs, fewer than the 500")
     assert default["tuned_embedder"]["cpu_s"] is None and len(seen) == 3
+    # the released model's list is fused with the weights chosen for it, a tuned model's with its own
+    assert (default["route_weights"], default["scale"]) == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE)
     monkeypatch.setattr(dt, "MIN_PAIRS", 3)
     default = evaluate_collection(folder, "hybrid", show_progress=False, variant="fp32")
     assert default["tuned_embedder"]["skipped"] is None and len(seen) == 6
+    tuned = (fusion.TUNED_ROUTE_WEIGHTS, fusion.TUNED_ROUTE_SCALE)
+    assert (default["route_weights"], default["scale"]) == tuned
+    convex = evaluate_collection(folder, "hybrid", fusion="convex", show_progress=False, variant="fp32")
+    assert convex["route_weights"] is None and convex["scale"] == "minmax"
 
 
 def test_the_default_tunes_only_from_min_pairs_on_and_where_memory_allows():

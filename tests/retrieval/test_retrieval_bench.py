@@ -64,12 +64,27 @@ def test_summary_and_unknown_command():
     domain = {
         "sets": {"faq/test": row},
         "cold_start": {"documents": 5000, "pairs": 1000, "tune_cpu_s": 270.9},
+        "max_pairs_on_dev": {
+            "chosen": 500,
+            "caps": {"500": {"dense": {"a": 0.6}}, "all": {"dense": {"a": 0.7}}},
+        },
     }
     assert rb.summary(domain).splitlines() == [
         "faq/test, untuned: bm25 0.300, dense 0.500",
         "faq/test, tuned: bm25 0.300, dense 0.600",
         "faq/test: 800 pairs, 190.5 CPU-s of tuning",
+        "headings per collection, chosen on the dev FAQs: 500 (mean dense: 500 0.600, all 0.700)",
         "5000 documents: tuning on 1000 pairs, 270.9 CPU-s",
+    ]
+    table = {"faq/test": {"firstp | dense": 0.7, "maxp | bm25": 0.3, "firstp | convex w=0.90": 0.72}}
+    tuned = {
+        "choice": "firstp | convex w=0.90",
+        "choice_config": {},
+        "singles": ["firstp | dense", "maxp | bm25"],
+    }
+    assert rb.summary({**tuned, "ndcg@10": table}).splitlines() == [
+        "chosen on dev, tuned MiniLM: firstp | convex w=0.90",
+        "faq/test: 0.720, better single method 0.700",
     ]
     with pytest.raises(ValueError, match="command must be"):
         rb.run("everything")

@@ -188,8 +188,21 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
         "warmup": dt.WARMUP,
         "query_tokens": dt.QUERY_TOKENS,
         "passage_tokens": dt.PASSAGE_TOKENS,
+        "chunk": dt.CHUNK,
         "seed": dt.SEED,
     }
+    caps = domain_record["max_pairs_on_dev"]  # the cap was chosen on the dev FAQs by choose_cap's rule
+    assert (
+        caps["chosen"] == dt.MAX_PAIRS == dt.choose_cap({c: row["dense"] for c, row in caps["caps"].items()})
+    )
+    assert list(caps["caps"]) == ["all" if c is None else str(c) for c in dt.CAPS]
+    for cap, row in caps["caps"].items():
+        assert set(row["dense"]) == {st.set_key(*s) for s in dt.FAQ_SETS if s[1] == "dev"}
+        for key, pairs in row["pairs"].items():
+            everything = caps["caps"]["all"]["pairs"][key]
+            assert pairs == (everything if cap == "all" else min(int(cap), everything))
+            if cap == str(dt.MAX_PAIRS):  # the same model as the row of that set above
+                assert row["dense"][key] == domain_record["sets"][key]["tuned"]["ndcg@10"]["dense"]
     assert domain_record["hybrid"] == rb.default_configs()["hybrid"]
     assert set(domain_record["sets"]) == {st.set_key(*s) for s in dt.SETS}
 
@@ -218,11 +231,15 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
 
 
 @pytest.mark.slow
-def test_scrapy_faq_rows_of_the_domain_tuning_record_reproduce(domain_record, tmp_path, monkeypatch, request):
-    """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 4 CPU-minutes)."""
+def test_scrapy_faq_rows_of_the_domain_tuning_records_reproduce(
+    domain_record, tuned_defaults, tmp_path, monkeypatch, request
+):
+    """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 4 CPU-minutes), and
+    search its FAQ: the domain record's tuned rows and the tuned-defaults record's row of every candidate."""
     import torch
 
     from ragft.retrieval import domain_tuning as dt
+    from ragft.retrieval import tuned_defaults as td
     from ragft.retrieval.quantize import embedder_variant
 
     monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
@@ -241,3 +258,61 @@ def test_scrapy_faq_rows_of_the_domain_tuning_record_reproduce(domain_record, tm
         "scrapy-faq", "dev", {"tuned": embedder_variant(variant, tuned)}, show_progress=False
     )
     assert got["tuned"]["ndcg@10"] == pytest.approx(recorded["tuned"]["ndcg@10"], abs=0.01)
+    runs = st.collect(
+        data_dir() / "eval" / "scrapy-faq",
+        "dev",
+        embedder_variant(variant, tuned),
+        scorings=td.DENSE_SCORINGS,
+    )
+    table = tuned_defaults["ndcg@10"]["scrapy-faq/dev"]
+    again = {st.config_label(c): st.ndcg(runs, c) for c in [*td.single_configs(), *td.candidates()]}
+    assert again.keys() == table.keys()
+    assert max(abs(again[label] - table[label]) for label in table) < 0.01
+
+
+@pytest.fixture(scope="module")
+def tuned_defaults():
+    from ragft.retrieval import tuned_defaults as td
+
+    return load_record(record_path(td.RECORD), td.COMMAND)
+
+
+def test_the_tuned_fusion_is_the_choice_made_on_tuned_dev_runs(tuned_defaults):
+    from ragft.retrieval import tuned_defaults as td
+
+    record = tuned_defaults
+    assert record["dev_sets"] == st.dev_keys()
+    assert set(record["ndcg@10"]) == {st.set_key(*s) for s in td.study_sets()}
+    assert record["candidates"] == len(td.candidates())
+    assert record["singles"] == [st.config_label(c) for c in td.single_configs()]
+    tuned_hybrid = rb.default_configs(tuned=True)["hybrid"]
+    assert st.config_label(tuned_hybrid) == record["choice"] == st.config_label(record["choice_config"])
+    assert {k: tuned_hybrid[k] for k in record["choice_config"]} == record["choice_config"]
+    table = record["ndcg@10"]
+    labels = [label for label in table[record["dev_sets"][0]] if label not in record["singles"]]
+    margins = st.score_margins(table, record["dev_sets"], record["singles"], labels)
+    assert st.choose(margins, record["dev_sets"]) == record["choice"]
+    for kind, row in record["loco"].items():
+        assert row["chosen_on"] == st.dev_keys(k for k in st.DEV if k != kind)
+        assert row["reported_on"] == [*st.dev_keys([kind]), st.set_key(*st.TEST[kind])]
+    assert record["shown"] == {name: st.config_label(c) for name, c in td.configs_shown().items()}
+    for key, per_query in record["per_query"].items():
+        folder, split = key.split("/")
+        _, _, qrels = load_beir(data_dir() / "eval" / folder)
+        assert record["query_ids"][key] == sorted(qrels[split]) and len(record["route_kinds"][key]) == len(
+            qrels[split]
+        )
+        for name, scores in per_query.items():
+            assert np.mean(scores) == pytest.approx(table[key][record["shown"][name]], abs=1e-4), (key, name)
+
+
+def test_the_tuned_defaults_record_searched_with_the_domain_records_models(tuned_defaults, domain_record):
+    """Same pairs per collection, and on the sets both hold, the same tuned dense and hybrid scores."""
+    for key, row in domain_record["sets"].items():
+        folder = key.split("/")[0]
+        assert tuned_defaults["training"][folder]["pairs"] == row["pairs"]
+        assert tuned_defaults["training"][folder]["steps"] == row["training"]["steps"]
+        shown = tuned_defaults["shown"]
+        for method, name in (("dense", "dense"), ("hybrid", "hybrid, untuned fusion"), ("bm25", "bm25")):
+            got = tuned_defaults["ndcg@10"][key][shown[name]]
+            assert got == pytest.approx(row["tuned"]["ndcg@10"][method], abs=2e-3), (key, method)

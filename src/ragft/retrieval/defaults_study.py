@@ -307,14 +307,18 @@ def singles(
     ]
 
 
-def study(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict:
-    """nDCG@10 of every config on every set; the dev choice; leave-one-collection-out choices and reports."""
+def study(
+    runs: dict[str, CollectionRuns], configs: Sequence[dict], single_configs: Sequence[dict] | None = None
+) -> dict:
+    """nDCG@10 of every config on every set; the dev choice; leave-one-collection-out choices and reports.
+    Margins are taken against the best of `single_configs` (default: singles(), every scoring)."""
+    single_configs = singles() if single_configs is None else single_configs
     table = {set_key(r.name, r.split): {} for r in runs.values()}
     for key, r in runs.items():
-        for config in [*singles(), *configs]:
+        for config in [*single_configs, *configs]:
             table[key][config_label(config)] = round(ndcg(r, config), 4)
     labels = [config_label(c) for c in configs]
-    single_labels = [config_label(c) for c in singles()]
+    single_labels = [config_label(c) for c in single_configs]
 
     def margin_table(keys: Sequence[str]) -> dict[str, dict[str, float]]:
         return score_margins(table, keys, single_labels, labels)

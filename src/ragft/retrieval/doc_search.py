@@ -77,12 +77,16 @@ class DocumentRetriever:
         weight: float = DEFAULT_WEIGHT,
         scoring: str = DEFAULT_SCORING,
         show_progress: bool = True,
+        route_weights: dict[str, float] | None = None,
+        scale: str | None = None,
     ) -> None:
+        """route_weights and scale reach fuse (None: its defaults, chosen for the released MiniLM)."""
         from ragft.retrieval.retrieve import BM25Retriever
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         self.method, self.fusion, self.weight, self.scoring = method, fusion, weight, scoring
+        self.route_weights, self.scale = route_weights, scale
         self.doc_ids, self.starts = doc_starts([c.doc_id for c in chunks])
         texts = [c.indexed_text for c in chunks]
         self.bm25 = BM25Retriever([c.chunk_id for c in chunks], texts) if method != "dense" else None
@@ -121,6 +125,15 @@ class DocumentRetriever:
         if self.method == "dense":
             return [r[:k] for r in dense]
         return [
-            fuse(s, d, self.fusion, self.weight, query=q, pins=self.bm25.pins)[:k]
+            fuse(
+                s,
+                d,
+                self.fusion,
+                self.weight,
+                query=q,
+                route_weights=self.route_weights,
+                pins=self.bm25.pins,
+                scale=self.scale,
+            )[:k]
             for q, s, d in zip(queries, sparse, dense, strict=True)
         ]

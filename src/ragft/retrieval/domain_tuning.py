@@ -23,7 +23,12 @@ from ragft.retrieval.embedder_comparison import SETS as FAQ_SETS
 
 RECORD = "domain_tuning"
 COMMAND = "python -m ragft bench domain --save"
-MAX_PAIRS = 1000  # headings sampled per collection: caps training near 4.5 CPU-minutes on one thread
+# Headings sampled per collection: the smallest cap in CAPS whose tuned dense nDCG@10 on every dev FAQ stays
+# within DEV_TOLERANCE of tuning on all its headings (choose_cap; the grid is in the record). About 2.3
+# CPU-minutes of training on one thread.
+MAX_PAIRS = 500
+CAPS = (300, 400, 500, None)  # the caps compared on the dev FAQs; None: every heading
+DEV_TOLERANCE = 0.01
 EPOCHS = 2
 LEARNING_RATE = 3e-5
 BATCH = 32  # pairs per step; each heading's 31 other passages are its negatives
@@ -34,7 +39,7 @@ PASSAGE_TOKENS = 64  # a section's opening: as good as 128 on the dev FAQs, at h
 CHUNK = 8  # texts embedded with a graph at a time (cached_step): sets the activations' memory, not the loss
 SEED = 0
 MEMORY_MB = 1900  # above the peak `bench domain` records (tuning, searching with two models); Binder: 2,048
-MIN_PAIRS = 500  # fewest pairs eval-retrieval tunes on by default (the collections measured: 772 to 1,000)
+MIN_PAIRS = 500  # fewest pairs eval-retrieval tunes on by default (every model measured had MAX_PAIRS)
 # the embedder comparison's four FAQ collections, then Django's facts and identifiers test sets
 SETS = (*FAQ_SETS, ("facts", "test"), ("identifiers", "test"))
 
@@ -277,23 +282,65 @@ def tuned_embedder(pairs: Sequence[tuple[str, str]], show_progress: bool = True)
     return Embedder(folder), log
 
 
-def collection_pairs(directory: Path) -> tuple[list[tuple[str, str]], int]:
-    """A collection's training pairs, and how many of its documents were held out."""
+def collection_pairs(directory: Path, max_pairs: int | None = None) -> tuple[list[tuple[str, str]], int]:
+    """A collection's training pairs (at most max_pairs, MAX_PAIRS when None), and how many of its documents
+    were held out."""
     from ragft.corpus.data import load_beir
     from ragft.retrieval.retrieval_eval import chunk_collection
 
     corpus, _, qrels = load_beir(directory)
-    return corpus_pairs(corpus, qrels, chunk_collection(corpus))
+    return corpus_pairs(corpus, qrels, chunk_collection(corpus), max_pairs)
 
 
-def corpus_pairs(corpus: dict[str, dict], qrels: dict, chunks: Sequence) -> tuple[list[tuple[str, str]], int]:
+def corpus_pairs(
+    corpus: dict[str, dict], qrels: dict, chunks: Sequence, max_pairs: int | None = None
+) -> tuple[list[tuple[str, str]], int]:
     """collection_pairs for a corpus already loaded and chunked (eval-retrieval has both at hand)."""
     from ragft.retrieval.doc_scoring import doc_starts
 
     _, starts = doc_starts([c.doc_id for c in chunks])
     skip = held_out_docs(corpus, qrels)
     firsts = [(chunks[i].doc_id, chunks[i].context, chunks[i].text) for i in starts]
-    return heading_pairs(firsts, skip), len(skip)
+    return heading_pairs(firsts, skip, max_pairs), len(skip)
+
+
+def choose_cap(dense: dict[str, dict[str, float]], tolerance: float = DEV_TOLERANCE) -> int | None:
+    """The smallest cap whose dense nDCG@10 on every dev set is within `tolerance` of tuning on every heading.
+    `dense` maps a cap ("all", or a number as text) to set -> nDCG@10; None stands for "all"."""
+    if "all" not in dense:
+        raise ValueError(f"dense must hold the 'all' row to compare with, got {sorted(dense)}")
+    full = dense["all"]
+    kept = [
+        int(cap)
+        for cap, row in dense.items()
+        if cap != "all" and all(row[k] >= full[k] - tolerance for k in full)
+    ]
+    return min(kept) if kept else None
+
+
+def cap_study(show_progress: bool = True) -> dict:
+    """Tuned dense nDCG@10 on the dev FAQs for each cap in CAPS (models from the cache if there), and the cap
+    choose_cap takes: the evidence behind MAX_PAIRS."""
+    from ragft.retrieval.doc_search import DEFAULT_VARIANT
+    from ragft.retrieval.quantize import embedder_variant, resolve_variant
+    from ragft.runtime.paths import data_dir
+
+    variant = resolve_variant(DEFAULT_VARIANT)
+    dev = [(folder, split) for folder, split in FAQ_SETS if split == "dev"]
+    rows: dict[str, dict] = {}
+    for cap in CAPS:
+        row = rows.setdefault(
+            "all" if cap is None else str(cap), {"dense": {}, "pairs": {}, "tune_cpu_s": {}}
+        )
+        for folder, split in dev:
+            pairs, _ = collection_pairs(data_dir() / "eval" / folder, cap or 10**9)
+            tuned, log = tuned_embedder(pairs, show_progress)
+            scores = compare_set(folder, split, {"tuned": embedder_variant(variant, tuned)}, show_progress)
+            key = f"{folder}/{split}"
+            row["dense"][key] = scores["tuned"]["ndcg@10"]["dense"]
+            row["pairs"][key], row["tune_cpu_s"][key] = len(pairs), log["cpu_s"]
+    chosen = choose_cap({cap: row["dense"] for cap, row in rows.items()})
+    return {"caps": rows, "tolerance": DEV_TOLERANCE, "chosen": chosen}
 
 
 def compare_set(folder: str, split: str, embedders: dict[str, object], show_progress: bool = True) -> dict:
@@ -413,9 +460,11 @@ def report(threads: int = 1, show_progress: bool = True, save: bool = False) -> 
             "warmup": WARMUP,
             "query_tokens": QUERY_TOKENS,
             "passage_tokens": PASSAGE_TOKENS,
+            "chunk": CHUNK,
             "seed": SEED,
         },
         "sets": sets,
+        "max_pairs_on_dev": cap_study(show_progress),
         "cold_start": cold_start(save, show_progress),
         "peak_mb": round(peak_rss_mb()),
     }

@@ -20,6 +20,10 @@ ROUTE_SCALE = "zscore"
 # Routed fusion: dense's share in a convex combination, by kind of query (see route_query).
 # Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
 ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.9}
+# The same choice made again with dense lists from MiniLM tuned on each collection's headings (what
+# eval-retrieval searches with by default): `python -m ragft bench tuned-defaults`.
+TUNED_ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.95}
+TUNED_ROUTE_SCALE = "zscore"
 KEYWORD_MAX_WORDS = 3
 # With an index at hand, a name counts only if BM25 can pin it: at most this many indexed texts hold all its
 # terms (BM25 drops one-character tokens, so "1.7" leaves nothing to match, and a name as common as "flush()"

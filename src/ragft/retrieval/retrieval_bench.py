@@ -24,7 +24,7 @@ SPEED_SAMPLE = 320  # chunks embedded per variant to measure speed (about 10-20 
 COLD_DOCUMENTS = 5000
 RECORD = "retrieval_bench"
 COMMAND = "python -m ragft bench retrieval --save"
-COMMANDS = ("retrieval", "defaults", "embedders", "domain", "collections")
+COMMANDS = ("retrieval", "defaults", "tuned-defaults", "embedders", "domain", "collections")
 
 
 @contextmanager
@@ -145,10 +145,17 @@ def mean_or_nan(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def default_configs() -> dict[str, dict]:
-    """The three methods as eval-retrieval runs them by default, as defaults_study configs."""
+def default_configs(tuned: bool = False) -> dict[str, dict]:
+    """The three methods as eval-retrieval runs them by default, as defaults_study configs: with the released
+    MiniLM, or (tuned) with MiniLM tuned on the collection, whose routed fusion has its own weights."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
-    from ragft.retrieval.fusion import PIN_MAX_TEXTS, ROUTE_SCALE, ROUTE_WEIGHTS
+    from ragft.retrieval.fusion import (
+        PIN_MAX_TEXTS,
+        ROUTE_SCALE,
+        ROUTE_WEIGHTS,
+        TUNED_ROUTE_SCALE,
+        TUNED_ROUTE_WEIGHTS,
+    )
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     hybrid = {
@@ -158,9 +165,9 @@ def default_configs() -> dict[str, dict]:
         "weight": DEFAULT_WEIGHT,
     }
     if DEFAULT_FUSION == "routed":
-        hybrid["route"] = dict(ROUTE_WEIGHTS)
+        hybrid["route"] = dict(TUNED_ROUTE_WEIGHTS if tuned else ROUTE_WEIGHTS)
         hybrid["pins"] = PIN_MAX_TEXTS
-        hybrid["scale"] = ROUTE_SCALE
+        hybrid["scale"] = TUNED_ROUTE_SCALE if tuned else ROUTE_SCALE
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},
@@ -288,6 +295,10 @@ def run(command: str, save: bool = False) -> dict:
         from ragft.retrieval import embedder_comparison as ec
 
         report, name = ec.report(), ec.RECORD
+    elif command == "tuned-defaults":
+        from ragft.retrieval import tuned_defaults as td
+
+        report, name = td.report(), td.RECORD
     elif command == "domain":
         from ragft.retrieval import domain_tuning as dt
 
@@ -301,6 +312,13 @@ def run(command: str, save: bool = False) -> dict:
 
 def summary(report: dict) -> str:
     """A few readable lines of a bench report."""
+    if "choice_config" in report:  # bench tuned-defaults: one study, its table is set -> candidate -> score
+        choice = report["choice"]
+        lines = [f"chosen on dev, tuned MiniLM: {choice}"]
+        for key, row in report["ndcg@10"].items():
+            best = max(row[label] for label in report["singles"])
+            lines.append(f"{key}: {row[choice]:.3f}, better single method {best:.3f}")
+        return "\n".join(lines)
     lines = []
     for variant, row in report.get("speed", {}).items():
         lines.append(
@@ -322,6 +340,14 @@ def summary(report: dict) -> str:
             continue
         for key, row in sets.items():  # bench embedders: model -> collection -> row
             lines.append(f"{name} {key}: " + ", ".join(f"{m} {v:.3f}" for m, v in row["ndcg@10"].items()))
+    if "max_pairs_on_dev" in report:
+        caps = report["max_pairs_on_dev"]
+        dense = ", ".join(
+            f"{cap} {np.mean(list(row['dense'].values())):.3f}" for cap, row in caps["caps"].items()
+        )
+        lines.append(
+            f"headings per collection, chosen on the dev FAQs: {caps['chosen']} (mean dense: {dense})"
+        )
     if "cold_start" in report:
         first = report["cold_start"]
         lines.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ragft.retrieval.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document
 from ragft.retrieval.doc_search import DEFAULT_SCORING, DEFAULT_VARIANT
+from ragft.retrieval.fusion import ROUTE_WEIGHTS, scale_for
 from ragft.retrieval.metrics import DEFAULT_METRICS, evaluate, run_from_rankings
 from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, best_chunk_per_doc
 
@@ -80,7 +81,8 @@ def evaluate_collection(
     from the embedding `variant`; BM25: best chunk; hybrid: the two document lists fused). MiniLM is first
     tuned on the collection's own headings (ragft.retrieval.domain_tuning), leaving out every page that holds
     a judged answer: always with tune_embedder=True, never with False, and by default (None) where the
-    collection gives enough pairs and memory allows (domain_tuning.untuned_reason).
+    collection gives enough pairs and memory allows (domain_tuning.untuned_reason). Routed fusion over a tuned
+    model's list uses the weights chosen for tuned models (fusion.TUNED_ROUTE_WEIGHTS, TUNED_ROUTE_SCALE).
     """
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DocumentRetriever
@@ -104,7 +106,7 @@ def evaluate_collection(
     timings["chunk_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    embedder, tuning = None, None
+    embedder, tuning, route_weights, scale = None, None, None, None
     if method != "bm25" and tune_embedder is not False:
         from ragft.retrieval.domain_tuning import corpus_pairs, tuned_embedder, untuned_reason
         from ragft.runtime.threads import cgroup_memory_limit
@@ -121,11 +123,17 @@ def evaluate_collection(
             tuned, log = tuned_embedder(pairs, show_progress)
             embedder = embedder_variant(variant, tuned)
             tuning["cpu_s"] = log["cpu_s"]
+            if fusion == "routed":
+                from ragft.retrieval.fusion import TUNED_ROUTE_SCALE, TUNED_ROUTE_WEIGHTS
+
+                route_weights, scale = dict(TUNED_ROUTE_WEIGHTS), TUNED_ROUTE_SCALE
             timings["tune_s"] = time.perf_counter() - clock
             clock = time.perf_counter()
     if embedder is None and method != "bm25":
         embedder = embedder_variant(variant)
-    retriever = DocumentRetriever(chunks, method, embedder, fusion, weight, scoring, show_progress)
+    retriever = DocumentRetriever(
+        chunks, method, embedder, fusion, weight, scoring, show_progress, route_weights, scale
+    )
     timings["index_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -134,6 +142,7 @@ def evaluate_collection(
     timings["search_s"] = time.perf_counter() - clock
     timings["search_ms_per_query"] = 1000 * timings["search_s"] / len(query_ids)
 
+    routed = method == "hybrid" and fusion == "routed"
     metrics = list(dict.fromkeys([*DEFAULT_METRICS, f"ndcg@{k}", f"recall@{k}", f"mrr@{k}"]))
     result = evaluate(run_from_rankings(query_ids, rankings), judged, metrics)
     result.update(
@@ -141,6 +150,10 @@ def evaluate_collection(
             "method": method,
             "fusion": fusion if method == "hybrid" else None,
             "weight": weight if method == "hybrid" else None,
+            "route_weights": dict(route_weights or ROUTE_WEIGHTS) if routed else None,
+            "scale": scale_for(fusion, scale)
+            if method == "hybrid" and fusion in ("convex", "routed")
+            else None,
             "scoring": scoring if method != "bm25" else None,
             "variant": resolve_variant(variant) if method != "bm25" else None,
             "tuned_embedder": tuning,
