@@ -306,7 +306,7 @@ def corpus_pairs(
 
 def choose_cap(dense: dict[str, dict[str, float]], tolerance: float = DEV_TOLERANCE) -> int | None:
     """The smallest cap whose dense nDCG@10 on every dev set is within `tolerance` of tuning on every heading.
-    `dense` maps a cap ("all", or a number as text) to set -> nDCG@10; None stands for "all"."""
+    `dense` maps a cap ("all", or a number as text, as in the record) to set -> nDCG@10; None: no cap does."""
     if "all" not in dense:
         raise ValueError(f"dense must hold the 'all' row to compare with, got {sorted(dense)}")
     full = dense["all"]
