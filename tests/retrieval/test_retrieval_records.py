@@ -20,16 +20,24 @@ def bench():
     return load_record(record_path(rb.RECORD), rb.COMMAND)
 
 
-def test_the_package_default_is_the_choice_made_on_dev(defaults):
-    study = defaults["variants"]["fp32"]
+def _assert_chosen_on_dev_by_the_rule(study: dict) -> None:
+    """A study's choice was made on the dev sets by choose's rule from its own table, and each
+    leave-one-collection-out choice was made without the collection it reports on."""
     assert study["dev_sets"] == st.dev_keys()
-    assert st.config_label(rb.default_configs()["hybrid"]) == study["choice"]
-    assert defaults["candidates"] == len(st.candidate_configs())
-    # the choice follows the rule from the table it was made on
     table = study["ndcg@10"]
     labels = [label for label in table[study["dev_sets"][0]] if label not in study["singles"]]
     margins = st.score_margins(table, study["dev_sets"], study["singles"], labels)
     assert st.choose(margins, study["dev_sets"]) == study["choice"]
+    for kind, row in study["loco"].items():
+        assert row["chosen_on"] == st.dev_keys(k for k in st.DEV if k != kind)
+        assert row["reported_on"] == [*st.dev_keys([kind]), st.set_key(*st.TEST[kind])]
+
+
+def test_the_package_default_is_the_choice_made_on_dev(defaults):
+    study = defaults["variants"]["fp32"]
+    assert st.config_label(rb.default_configs()["hybrid"]) == study["choice"]
+    assert defaults["candidates"] == len(st.candidate_configs())
+    _assert_chosen_on_dev_by_the_rule(study)
 
 
 def test_per_query_scores_match_the_tables_and_the_qrels(defaults):
@@ -41,12 +49,6 @@ def test_per_query_scores_match_the_tables_and_the_qrels(defaults):
             assert len(defaults["route_kinds"][key]) == len(study["query_ids"][key])
             label = st.config_label(rb.default_configs()["hybrid"])
             assert np.mean(per_query["hybrid"]) == pytest.approx(study["ndcg@10"][key][label], abs=1e-4)
-
-
-def test_leave_one_collection_out_never_chooses_on_the_collection_it_reports(defaults):
-    for kind, row in defaults["variants"]["fp32"]["loco"].items():
-        assert row["chosen_on"] == st.dev_keys(k for k in st.DEV if k != kind)
-        assert row["reported_on"] == [*st.dev_keys([kind]), st.set_key(*st.TEST[kind])]
 
 
 def test_bench_record_agrees_with_the_defaults_record(bench, defaults):
@@ -281,20 +283,13 @@ def test_the_tuned_fusion_is_the_choice_made_on_tuned_dev_runs(tuned_defaults):
     from ragft.retrieval import tuned_defaults as td
 
     record = tuned_defaults
-    assert record["dev_sets"] == st.dev_keys()
+    _assert_chosen_on_dev_by_the_rule(record)
     assert set(record["ndcg@10"]) == {st.set_key(*s) for s in td.study_sets()}
     assert record["candidates"] == len(td.candidates())
     assert record["singles"] == [st.config_label(c) for c in td.single_configs()]
     tuned_hybrid = rb.default_configs(tuned=True)["hybrid"]
     assert st.config_label(tuned_hybrid) == record["choice"] == st.config_label(record["choice_config"])
     assert {k: tuned_hybrid[k] for k in record["choice_config"]} == record["choice_config"]
-    table = record["ndcg@10"]
-    labels = [label for label in table[record["dev_sets"][0]] if label not in record["singles"]]
-    margins = st.score_margins(table, record["dev_sets"], record["singles"], labels)
-    assert st.choose(margins, record["dev_sets"]) == record["choice"]
-    for kind, row in record["loco"].items():
-        assert row["chosen_on"] == st.dev_keys(k for k in st.DEV if k != kind)
-        assert row["reported_on"] == [*st.dev_keys([kind]), st.set_key(*st.TEST[kind])]
     assert record["shown"] == {name: st.config_label(c) for name, c in td.configs_shown().items()}
     for key, per_query in record["per_query"].items():
         folder, split = key.split("/")
@@ -303,7 +298,8 @@ def test_the_tuned_fusion_is_the_choice_made_on_tuned_dev_runs(tuned_defaults):
             qrels[split]
         )
         for name, scores in per_query.items():
-            assert np.mean(scores) == pytest.approx(table[key][record["shown"][name]], abs=1e-4), (key, name)
+            expected = record["ndcg@10"][key][record["shown"][name]]
+            assert np.mean(scores) == pytest.approx(expected, abs=1e-4), (key, name)
 
 
 def test_the_tuned_defaults_record_searched_with_the_domain_records_models(tuned_defaults, domain_record):
