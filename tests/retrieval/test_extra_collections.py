@@ -37,6 +37,14 @@ def test_faq_collection_asks_question_headings_and_hides_them_from_their_titles(
     assert [r["_id"] for r in records] == [s["id"] for s in sections]
 
 
+def _write_sdist(path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
 def test_sdist_sections_reads_rst_pages_and_skips_release_notes(tmp_path):
     path = tmp_path / "pkg-1.0.tar.gz"
     files = {
@@ -45,17 +53,38 @@ def test_sdist_sections_reads_rst_pages_and_skips_release_notes(tmp_path):
         "pkg-1.0/docs/history/1.0.rst": b"History\n=======\n\nChanges.\n",
         "pkg-1.0/docs/_templates/x.rst": b"T\n=\n\nt\n",
     }
-    with tarfile.open(path, "w:gz") as tar:
-        for name, payload in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+    _write_sdist(path, files)
     source = {"docs": "docs/", "skip": ("history/",), "license": "LICENSE", "release": "1.0"}
     sections, license_bytes = ec.sdist_sections(path, source)
     assert license_bytes == b"MIT"
     assert {s["path"] for s in sections} == {"faq"}
     _, evalset = ec.faq_collection(sections, ("faq.rst",), "dev")
     assert [q["text"] for q in evalset.queries] == ["Can I?"]
+
+
+def test_sdist_sections_reads_pages_with_another_suffix(tmp_path):
+    """lxml writes its manual as .txt reST pages: `suffix` picks them, and the FAQ page is named with it."""
+    path = tmp_path / "pkg-1.0.tar.gz"
+    files = {
+        "pkg-1.0/LICENSE.txt": b"BSD",
+        "pkg-1.0/doc/FAQ.txt": b"FAQ\n===\n\nCan I?\n------\n\nYes.\n",
+        "pkg-1.0/doc/intro.txt": b"Intro\n=====\n\nWords.\n",
+        "pkg-1.0/doc/html/page.rst": b"H\n=\n\nh\n",
+    }
+    _write_sdist(path, files)
+    source = {
+        "docs": "doc/",
+        "suffix": ".txt",
+        "skip": ("html/",),
+        "license": "LICENSE.txt",
+        "release": "1.0",
+    }
+    sections, _ = ec.sdist_sections(path, source)
+    assert {s["path"] for s in sections} == {"FAQ", "intro"}
+    _, evalset = ec.faq_collection(sections, ("FAQ.txt",), "dev", suffix=".txt")
+    assert [q["text"] for q in evalset.queries] == ["Can I?"]
+    _, unsuffixed = ec.faq_collection(sections, ("FAQ.txt",), "dev")  # a .rst suffix would miss the page
+    assert unsuffixed.queries == []
 
 
 def test_identifiers_dev_is_disjoint_from_the_test_set_and_judged_like_it():
@@ -83,7 +112,14 @@ def test_committed_identifiers_dev_is_what_the_builder_writes(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "split"), [("celery-faq", "dev"), ("scrapy-faq", "dev"), ("sqlalchemy-faq", "test")]
+    ("name", "split"),
+    [
+        ("celery-faq", "dev"),
+        ("scrapy-faq", "dev"),
+        ("lxml-faq", "dev"),
+        ("sqlalchemy-faq", "test"),
+        ("cython-faq", "test"),
+    ],
 )
 def test_sdist_collections_are_committed_with_their_license(name, split):
     folder = EVAL / name

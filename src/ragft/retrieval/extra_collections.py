@@ -4,10 +4,12 @@
   seed 0 from the same candidates, over the same corpus (a dev split for identifiers);
 - `celery-faq` and `scrapy-faq`: the real FAQs of Celery's and Scrapy's documentation over their manuals
   (FAQ-style dev questions: Django's FAQ has 46 questions, all of them test);
-- `sqlalchemy-faq`: the real FAQ of SQLAlchemy's documentation over its manual, held out: no default is
-  chosen on it, it only reports.
+- `lxml-faq`: lxml's FAQ over its manual, a third FAQ dev set whose questions name API methods
+  (`findall()`, `iterparse()`), as SQLAlchemy's do;
+- `sqlalchemy-faq` and `cython-faq`: the FAQs of SQLAlchemy's and Cython's documentation over their manuals,
+  held out: no default is chosen on them, they only report.
 
-`python -m ragft bench collections` rebuilds all four, byte for byte, from pinned sdists.
+`python -m ragft bench collections` rebuilds all six, byte for byte, from pinned sdists.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ SDIST_COLLECTIONS: dict[str, dict] = {
         "license": "LICENSE",
         "split": "test",
     },
+    "lxml-faq": {
+        "package": "lxml",
+        "release": "5.3.0",
+        "sha256": "4e109ca30d1edec1ac60cdbe341905dc3b8f55b16855e03a54aaf59e51ec8c6f",
+        "docs": "doc/",
+        "suffix": ".txt",
+        "faq": ("FAQ.txt",),
+        "skip": ("html/", "licenses/", "s5/", "api/"),
+        "license": "LICENSE.txt",
+        "split": "dev",
+    },
+    "cython-faq": {
+        "package": "cython",
+        "release": "3.0.11",
+        "sha256": "7146dd2af8682b4ca61331851e6aebce9fe5158e75300343f80c07ca80b1faff",
+        "docs": "docs/src/",
+        "faq": ("userguide/faq.rst",),
+        "skip": ("changes.rst",),
+        "license": "LICENSE.txt",
+        "split": "test",
+    },
 }
 
 
@@ -89,26 +112,29 @@ def sdist_sections(sdist: Path, source: dict) -> tuple[list[dict], bytes]:
             inner = member.name.split("/", 1)[1]
             if inner == source["license"]:
                 license_bytes = tar.extractfile(member).read()
-            if not (inner.startswith(source["docs"]) and inner.endswith(".rst")):
+            suffix = source.get("suffix", ".rst")
+            if not (inner.startswith(source["docs"]) and inner.endswith(suffix)):
                 continue
             relative = inner[len(source["docs"]) :]
             if relative.startswith(source["skip"]) or PurePosixPath(relative).parts[0].startswith("_"):
                 continue
             text = tar.extractfile(member).read().decode("utf-8")
-            sections += parse_sections(text, relative.removesuffix(".rst"), source["release"])
+            sections += parse_sections(text, relative.removesuffix(suffix), source["release"])
     if not license_bytes:
         raise ValueError(f"{sdist} has no {source['license']} at its root")
     return sections, license_bytes
 
 
-def faq_collection(sections: list[dict], faq: tuple[str, ...], split: str) -> tuple[list[dict], EvalQueries]:
+def faq_collection(
+    sections: list[dict], faq: tuple[str, ...], split: str, suffix: str = ".rst"
+) -> tuple[list[dict], EvalQueries]:
     """BEIR corpus records and queries: each FAQ question heading (with a non-empty answer) asks for its
-    section; the question is taken out of that section's title, as in the Django faq set."""
+    section; the question is taken out of that section's title, as in the Django faq set. `faq` names pages
+    with their `suffix` (the pages' file ending) or folders ending in '/'."""
     records, queries, qrels = [], [], {}
+    pages = tuple(f.removesuffix(suffix) for f in faq)
     for section in sections:
-        question = _is_faq_page(section["path"], tuple(f.removesuffix(".rst") for f in faq)) and section[
-            "title"
-        ].rstrip().endswith("?")
+        question = _is_faq_page(section["path"], pages) and section["title"].rstrip().endswith("?")
         trail = section["trail"][:-1] if question else section["trail"]
         records.append(
             {
@@ -130,7 +156,7 @@ def build_sdist_collection(name: str, out_dir: Path, cache: Path | None = None) 
     """Write <out_dir>/<name>/ (BEIR layout plus the project's LICENSE) from its pinned sdist."""
     source = SDIST_COLLECTIONS[name]
     sections, license_bytes = sdist_sections(fetch_sdist(name, cache), source)
-    records, evalset = faq_collection(sections, source["faq"], source["split"])
+    records, evalset = faq_collection(sections, source["faq"], source["split"], source.get("suffix", ".rst"))
     folder = out_dir / name
     counts = write_beir(folder, jsonl_bytes(records), evalset)
     (folder / "LICENSE").write_bytes(license_bytes)
