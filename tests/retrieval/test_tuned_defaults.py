@@ -12,7 +12,7 @@ from ragft.retrieval import tuned_defaults as td
 
 def test_the_sets_are_the_studys_dev_test_and_held_out_sets_without_the_minis():
     sets = td.study_sets()
-    assert set(sets) == {*(s for group in st.DEV.values() for s in group), *st.TEST.values(), st.HELD_OUT}
+    assert set(sets) == {*(s for group in st.DEV.values() for s in group), *st.TEST.values(), *st.HELD_OUT}
     assert not set(sets) & set(st.MINI.values())
     assert len(td.candidates()) == len(st.candidate_configs()) // len(st.DOC_SCORINGS)
     assert {c["dense"] for c in td.candidates()} == {"firstp"}

@@ -273,7 +273,7 @@ COMMAND = "python -m ragft bench defaults --save"
 # (folder, split): what the defaults are chosen on (dev: one or more sets per kind of question), checked on
 # (test) and held out on.
 DEV = {
-    "faq": (("celery-faq", "dev"), ("scrapy-faq", "dev")),
+    "faq": (("celery-faq", "dev"), ("scrapy-faq", "dev"), ("lxml-faq", "dev")),
     "facts": (("facts", "dev"),),
     "identifiers": (("identifiers-dev", "dev"),),
 }
@@ -283,9 +283,11 @@ MINI = {
     "facts": ("facts-mini", "test"),
     "identifiers": ("identifiers-mini", "test"),
 }
-HELD_OUT = ("sqlalchemy-faq", "test")
+# Collections no default is chosen on. SQLAlchemy's was the first; Cython's was added with lxml's dev FAQ (FAQ
+# questions that name API methods, like SQLAlchemy's), so that one reported collection is still unseen.
+HELD_OUT = (("sqlalchemy-faq", "test"), ("cython-faq", "test"))
 FLOORS = {"faq": 0.70}  # test nDCG@10 a default should reach, by kind (Django's FAQ: a real FAQ collection)
-STUDY_SETS = (*(s for sets in DEV.values() for s in sets), *TEST.values(), *MINI.values(), HELD_OUT)
+STUDY_SETS = (*(s for sets in DEV.values() for s in sets), *TEST.values(), *MINI.values(), *HELD_OUT)
 
 
 def set_key(folder: str, split: str) -> str:
@@ -337,7 +339,9 @@ def study(
             "margin": {k: round(margin_table(report)[picked][k], 4) for k in report},
             "ndcg@10": {k: table[k][picked] for k in report},
         }
-    reported = [k for k in [*(set_key(*t) for t in TEST.values()), set_key(*HELD_OUT)] if k in table]
+    reported = [
+        k for k in [*(set_key(*t) for t in TEST.values()), *(set_key(*h) for h in HELD_OUT)] if k in table
+    ]
     floors = {set_key(*TEST[kind]): f for kind, f in FLOORS.items() if set_key(*TEST[kind]) in table}
     return {
         "ndcg@10": table,
