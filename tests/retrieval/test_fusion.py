@@ -128,3 +128,11 @@ def test_routed_fusion_weights_by_route_and_needs_the_query():
     )
     with pytest.raises(ValueError, match="query is required"):
         fusion.fuse(BM25, DENSE, "routed")
+
+
+def test_route_settings_are_the_weights_and_scale_chosen_for_each_model():
+    assert fusion.route_settings() == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE)
+    assert fusion.route_settings(tuned=True) == (fusion.TUNED_ROUTE_WEIGHTS, fusion.TUNED_ROUTE_SCALE)
+    weights, _ = fusion.route_settings()
+    weights["semantic"] = 0.0  # a copy: the package's weights stay as chosen
+    assert fusion.ROUTE_WEIGHTS["semantic"] != 0.0

@@ -234,21 +234,27 @@ def test_domain_tuning_record_is_consistent_with_its_settings_and_the_bench_reco
     assert first_run["steps"] == steps(first_run["pairs"])
 
 
+def _tune_from_scratch(threads: int, tmp_path, monkeypatch, request) -> None:
+    """Train in an empty cache (so nothing cached is read back) on the record's threads (the same sums in the
+    same order); torch's threads are restored after the test."""
+    import torch
+
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    request.addfinalizer(lambda: torch.set_num_threads(before))
+
+
 @pytest.mark.slow
 def test_scrapy_faq_rows_of_the_domain_tuning_records_reproduce(
     domain_record, tuned_defaults, tmp_path, monkeypatch, request
 ):
     """Tune MiniLM on Scrapy's headings again, from scratch in an empty cache (about 4 CPU-minutes), and
     search its FAQ: the domain record's tuned rows and the tuned-defaults record's row of every candidate."""
-    import torch
-
     from ragft.retrieval import domain_tuning as dt
     from ragft.retrieval.quantize import embedder_variant
 
-    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(domain_record["threads"])  # the record's threads: the same sums in the same order
-    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    _tune_from_scratch(domain_record["threads"], tmp_path, monkeypatch, request)
     recorded = domain_record["sets"]["scrapy-faq/dev"]
     pairs, held_out = dt.collection_pairs(data_dir() / "eval" / "scrapy-faq")
     assert (len(pairs), held_out) == (recorded["pairs"], recorded["held_out_documents"])
@@ -280,15 +286,10 @@ def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedd
 def test_lxml_faq_rows_of_the_tuned_defaults_record_reproduce(tuned_defaults, tmp_path, monkeypatch, request):
     """The dev FAQ added for questions that name API methods: tune on its 213 headings again, from scratch in
     an empty cache (about a CPU-minute), and search it."""
-    import torch
-
     from ragft.retrieval import domain_tuning as dt
     from ragft.retrieval.quantize import embedder_variant
 
-    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(tuned_defaults["threads"])
-    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    _tune_from_scratch(tuned_defaults["threads"], tmp_path, monkeypatch, request)
     recorded = tuned_defaults["training"]["lxml-faq"]
     pairs, held_out = dt.collection_pairs(data_dir() / "eval" / "lxml-faq")
     assert (len(pairs), held_out) == (recorded["pairs"], recorded["held_out_documents"])

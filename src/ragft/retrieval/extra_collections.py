@@ -106,13 +106,13 @@ def sdist_sections(sdist: Path, source: dict) -> tuple[list[dict], bytes]:
     """Leaf sections of every .rst page under the sdist's docs folder (minus skipped ones); its license."""
     sections: list[dict] = []
     license_bytes = b""
+    suffix = source.get("suffix", ".rst")
     with tarfile.open(sdist, "r:gz") as tar:
         members = sorted((m for m in tar.getmembers() if m.isfile() and "/" in m.name), key=lambda m: m.name)
         for member in members:
             inner = member.name.split("/", 1)[1]
             if inner == source["license"]:
                 license_bytes = tar.extractfile(member).read()
-            suffix = source.get("suffix", ".rst")
             if not (inner.startswith(source["docs"]) and inner.endswith(suffix)):
                 continue
             relative = inner[len(source["docs"]) :]

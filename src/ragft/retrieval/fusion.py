@@ -120,6 +120,14 @@ def scale_for(method: str, scale: str | None = None) -> str:
     return scale or (ROUTE_SCALE if method == "routed" else "minmax")
 
 
+def route_settings(tuned: bool = False) -> tuple[dict[str, float], str]:
+    """Routed fusion's dense weight by kind of query and its rescaling: those chosen for the released MiniLM,
+    or (tuned) those chosen for MiniLM tuned on the collection's own headings."""
+    if tuned:
+        return dict(TUNED_ROUTE_WEIGHTS), TUNED_ROUTE_SCALE
+    return dict(ROUTE_WEIGHTS), ROUTE_SCALE
+
+
 def convex(
     sparse: Ranking, dense: Ranking, weight: float = 0.5, normalize: bool = True, scale: str = "minmax"
 ) -> Ranking:

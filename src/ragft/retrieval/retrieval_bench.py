@@ -149,13 +149,7 @@ def default_configs(tuned: bool = False) -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs: with the released
     MiniLM, or (tuned) with MiniLM tuned on the collection, whose routed fusion has its own weights."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
-    from ragft.retrieval.fusion import (
-        PIN_MAX_TEXTS,
-        ROUTE_SCALE,
-        ROUTE_WEIGHTS,
-        TUNED_ROUTE_SCALE,
-        TUNED_ROUTE_WEIGHTS,
-    )
+    from ragft.retrieval.fusion import PIN_MAX_TEXTS, route_settings
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     hybrid = {
@@ -165,9 +159,8 @@ def default_configs(tuned: bool = False) -> dict[str, dict]:
         "weight": DEFAULT_WEIGHT,
     }
     if DEFAULT_FUSION == "routed":
-        hybrid["route"] = dict(TUNED_ROUTE_WEIGHTS if tuned else ROUTE_WEIGHTS)
+        hybrid["route"], hybrid["scale"] = route_settings(tuned)
         hybrid["pins"] = PIN_MAX_TEXTS
-        hybrid["scale"] = TUNED_ROUTE_SCALE if tuned else ROUTE_SCALE
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ragft.retrieval.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document
 from ragft.retrieval.doc_search import DEFAULT_SCORING, DEFAULT_VARIANT
-from ragft.retrieval.fusion import ROUTE_WEIGHTS, scale_for
+from ragft.retrieval.fusion import route_settings, scale_for
 from ragft.retrieval.metrics import DEFAULT_METRICS, evaluate, run_from_rankings
 from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, best_chunk_per_doc
 
@@ -123,14 +123,12 @@ def evaluate_collection(
             tuned, log = tuned_embedder(pairs, show_progress)
             embedder = embedder_variant(variant, tuned)
             tuning["cpu_s"] = log["cpu_s"]
-            if fusion == "routed":
-                from ragft.retrieval.fusion import TUNED_ROUTE_SCALE, TUNED_ROUTE_WEIGHTS
-
-                route_weights, scale = dict(TUNED_ROUTE_WEIGHTS), TUNED_ROUTE_SCALE
             timings["tune_s"] = time.perf_counter() - clock
             clock = time.perf_counter()
     if embedder is None and method != "bm25":
         embedder = embedder_variant(variant)
+    if fusion == "routed":  # a tuned model's list is fused with the weights chosen for tuned models
+        route_weights, scale = route_settings(tuned=tuning is not None and tuning["skipped"] is None)
     retriever = DocumentRetriever(
         chunks, method, embedder, fusion, weight, scoring, show_progress, route_weights, scale
     )
@@ -150,7 +148,7 @@ def evaluate_collection(
             "method": method,
             "fusion": fusion if method == "hybrid" else None,
             "weight": weight if method == "hybrid" else None,
-            "route_weights": dict(route_weights or ROUTE_WEIGHTS) if routed else None,
+            "route_weights": route_weights if routed else None,
             "scale": scale_for(fusion, scale)
             if method == "hybrid" and fusion in ("convex", "routed")
             else None,
