@@ -357,16 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=_cmd_eval_retrieval)
 
+    from ragft.retrieval.retrieval_bench import COMMANDS as BENCH_COMMANDS
+
     bench = sub.add_parser(
         "bench",
         help="retrieval benchmarks: speed and scores (retrieval), the study behind the defaults (defaults), "
         "MiniLM against all-mpnet-base-v2 on the FAQ collections (embedders), MiniLM tuned on each "
         "collection's own headings (domain), the fusion chosen again for tuned models (tuned-defaults), "
+        "its FAQ margins split by answers that only point elsewhere (pointers), "
         "or rebuild the dev and held-out collections (collections)",
     )
     bench.add_argument(
         "bench_command",
-        choices=("retrieval", "defaults", "tuned-defaults", "embedders", "domain", "collections"),
+        choices=BENCH_COMMANDS,
         help="what to run",
     )
     bench.add_argument(

@@ -270,9 +270,9 @@ def test_scrapy_faq_rows_of_the_domain_tuning_records_reproduce(
     _assert_tuned_rows_reproduce(tuned_defaults, "scrapy-faq", "dev", embedder_variant(variant, tuned))
 
 
-def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedder) -> None:
+def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedder):
     """Every candidate's and single method's nDCG@10 on one set, searched again with `embedder`, is the
-    tuned-defaults record's (to 0.01: float sums differ a little across CPUs)."""
+    tuned-defaults record's (to 0.01: float sums differ a little across CPUs). Returns the set's runs."""
     from ragft.retrieval import tuned_defaults as td
 
     runs = st.collect(data_dir() / "eval" / folder, split, embedder, scorings=td.DENSE_SCORINGS)
@@ -280,10 +280,13 @@ def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedd
     again = {st.config_label(c): st.ndcg(runs, c) for c in [*td.single_configs(), *td.candidates()]}
     assert again.keys() == table.keys()
     assert max(abs(again[label] - table[label]) for label in table) < 0.01
+    return runs
 
 
 @pytest.mark.slow
-def test_lxml_faq_rows_of_the_tuned_defaults_record_reproduce(tuned_defaults, tmp_path, monkeypatch, request):
+def test_lxml_faq_rows_of_the_tuned_defaults_and_pointers_records_reproduce(
+    tuned_defaults, tmp_path, monkeypatch, request
+):
     """The dev FAQ added for questions that name API methods: tune on its 213 headings again, from scratch in
     an empty cache (about a CPU-minute), and search it."""
     from ragft.retrieval import domain_tuning as dt
@@ -295,9 +298,18 @@ def test_lxml_faq_rows_of_the_tuned_defaults_record_reproduce(tuned_defaults, tm
     assert (len(pairs), held_out) == (recorded["pairs"], recorded["held_out_documents"])
     tuned, log = dt.tuned_embedder(pairs, show_progress=False)
     assert log["steps"] == recorded["steps"]
-    _assert_tuned_rows_reproduce(
+    runs = _assert_tuned_rows_reproduce(
         tuned_defaults, "lxml-faq", "dev", embedder_variant(tuned_defaults["variant"], tuned)
     )
+    # and its row of the pointers record, judged both ways, from the same runs
+    from ragft.retrieval import pointer_answers as pa
+
+    recorded = load_record(record_path(pa.RECORD), pa.COMMAND)["sets"]["lxml-faq/dev"]
+    row = pa.set_report(runs, data_dir() / "eval" / "lxml-faq")
+    assert row["pointers"] == recorded["pointers"] and row["query_ids"] == recorded["query_ids"]
+    for judged in pa.JUDGMENTS:
+        for name, scores in recorded["per_query"][judged].items():
+            assert abs(np.mean(row["per_query"][judged][name]) - np.mean(scores)) < 0.01
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ SPEED_SAMPLE = 320  # chunks embedded per variant to measure speed (about 10-20 
 COLD_DOCUMENTS = 5000
 RECORD = "retrieval_bench"
 COMMAND = "python -m ragft bench retrieval --save"
-COMMANDS = ("retrieval", "defaults", "tuned-defaults", "embedders", "domain", "collections")
+COMMANDS = ("retrieval", "defaults", "tuned-defaults", "embedders", "domain", "collections", "pointers")
 
 
 @contextmanager
@@ -296,6 +296,10 @@ def run(command: str, save: bool = False) -> dict:
         from ragft.retrieval import domain_tuning as dt
 
         report, name = dt.report(save=save), dt.RECORD
+    elif command == "pointers":
+        from ragft.retrieval import pointer_answers as pa
+
+        report, name = pa.report(), pa.RECORD
     else:
         raise ValueError(f"command must be one of {list(COMMANDS)}, got {command!r}")
     if save:
@@ -305,6 +309,19 @@ def run(command: str, save: bool = False) -> dict:
 
 def summary(report: dict) -> str:
     """A few readable lines of a bench report."""
+    if report.get("command") == "python -m ragft bench pointers --save":
+        lines = []
+        for key, row in report["sets"].items():
+            for judged, fusions in row["margins"].items():
+                for fusion, split in fusions.items():
+                    parts = [
+                        f"{kind} ({r['queries']}) {r['margin']:+.3f}"
+                        for kind, r in split["by answer"].items()
+                        if r["queries"]
+                    ]
+                    head = f"{key}, {judged} judgments, {fusion} minus {split['better single']}: "
+                    lines.append(head + ", ".join(parts))
+        return "\n".join(lines)
     if "choice_config" in report:  # bench tuned-defaults: one study, its table is set -> candidate -> score
         choice = report["choice"]
         lines = [f"chosen on dev, tuned MiniLM: {choice}"]
