@@ -160,7 +160,8 @@ def test_the_records_margins_follow_from_its_per_query_scores(pointers_record):
         folder, split = key.split("/")
         corpus, queries, qrels = load_beir(data_dir() / "eval" / folder)
         pointers = pa.pointer_questions(corpus, qrels[split], pointers_record["max_words"])
-        assert sorted(p["question"] for p in row["pointers"]) == sorted(queries[q]["text"] for q in pointers)
+        assert sorted(p["id"] for p in row["pointers"]) == sorted(pointers)
+        assert all(p["question"] == queries[p["id"]]["text"] for p in row["pointers"])
         for judged in pa.JUDGMENTS:
             for fusion in pa.FUSIONS:
                 again = pa.split_margins(row["per_query"][judged], row["query_ids"], pointers, fusion)

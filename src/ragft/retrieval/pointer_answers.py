@@ -191,6 +191,7 @@ def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dic
             links[q] = links.get(q, []) + linked
             listed.append(
                 {
+                    "id": q,
                     "question": queries[q]["text"],
                     "answer": corpus[answer]["text"],
                     "linked": [
