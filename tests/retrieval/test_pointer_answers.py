@@ -130,6 +130,13 @@ def test_following_links_adds_linked_sections_and_keeps_the_judged_grades():
     assert qrels == {"q1": {"a": 2}, "q2": {"b": 1}}  # the collection's own judgments stay as they are
 
 
+def test_answer_links_lists_each_pointer_answers_links():
+    qrels = {"q-log": {"1.0/faq#logging": 1}, **QRELS}
+    assert pa.answer_links(CORPUS, QUERIES, qrels) == {
+        "q-log": [("1.0/faq#logging", ["1.0/core/engines#engine_logging"], [])]
+    }
+
+
 @pytest.fixture(scope="module")
 def pointers_record():
     from ragft.runtime.records import load_record, record_path
@@ -192,3 +199,26 @@ def test_bench_pointers_prints_a_summary_of_the_record(pointers_record):
         "sqlalchemy-faq/test, the collection's judgments, hybrid, tuned fusion minus dense: all (36)" in text
     )
     assert len(text.splitlines()) == len(pointers_record["sets"]) * len(pa.JUDGMENTS) * len(pa.FUSIONS)
+
+
+def test_the_choice_made_again_with_links_followed_matches_both_records(pointers_record):
+    import numpy as np
+
+    from ragft.retrieval import tuned_defaults as td
+    from ragft.runtime.records import load_record, record_path
+
+    tuned = load_record(record_path(td.RECORD), td.COMMAND)
+    again = pointers_record["chosen again, links followed"]
+    assert again["same as the tuned fusion"] == (again["choice"] == tuned["choice"])
+    assert set(again["margin"]) == set(tuned["ndcg@10"])
+    for key, margin in again["margin"].items():
+        if key in pointers_record["sets"]:  # judged following its links: this record's per-query scores
+            if not again["same as the tuned fusion"]:
+                continue  # only the two shown fusions have per-query scores here
+            scores = pointers_record["sets"][key]["per_query"][pa.JUDGMENTS[1]]
+            expected = np.mean(scores[pa.FUSIONS[0]]) - max(np.mean(scores[s]) for s in pa.SINGLES)
+        else:  # judged as built: the tuned-defaults record's own table
+            row = tuned["ndcg@10"][key]
+            expected = row[again["choice"]] - max(row[s] for s in tuned["singles"])
+        assert margin == pytest.approx(expected, abs=2e-4)
+    assert 0 <= again["ceiling"]["within tolerance everywhere"] <= again["ceiling"]["candidates"]

@@ -103,6 +103,35 @@ def following_links(
     return {q: {**{doc: 1 for doc in links.get(q, [])}, **judged} for q, judged in qrels.items()}
 
 
+def answer_links(
+    corpus: dict[str, dict],
+    queries: dict[str, dict],
+    qrels: dict[str, dict[str, int]],
+    max_words: int = POINTER_MAX_WORDS,
+) -> dict[str, list[tuple[str, list[str], list[str]]]]:
+    """Each question whose answer only points elsewhere (pointer_questions, sorted) -> (answer id, the
+    sections it links to, the references that name none) for each of its judged answers."""
+    return {
+        q: [
+            (answer, *linked_sections(corpus[answer]["text"], answer, corpus, queries, qrels))
+            for answer in sorted(qrels[q])
+        ]
+        for q in sorted(pointer_questions(corpus, qrels, max_words))
+    }
+
+
+def runs_following_links(runs, directory: Path, max_words: int = POINTER_MAX_WORDS):
+    """A set's CollectionRuns judged with the sections its pointer answers link to counted relevant too."""
+    from dataclasses import replace
+
+    from ragft.corpus.data import load_beir
+
+    corpus, queries, _ = load_beir(directory)
+    found = answer_links(corpus, queries, runs.qrels, max_words)
+    links = {q: [d for _, linked, _ in answers for d in linked] for q, answers in found.items()}
+    return replace(runs, qrels=following_links(runs.qrels, links))
+
+
 def split_margins(
     scores: dict[str, Sequence[float]],
     query_ids: Sequence[str],
@@ -173,8 +202,6 @@ def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dic
     """One FAQ set: its pointer answers and what they link to (and whether tuning saw the linked heading),
     per-query nDCG@10 of the configs shown under both JUDGMENTS, both fusions' margins split by kind of
     answer, and the answers-itself margin at each of WORD_LIMITS."""
-    from dataclasses import replace
-
     from ragft.corpus.data import load_beir
     from ragft.retrieval import defaults_study as st
     from ragft.retrieval import tuned_defaults as td
@@ -184,35 +211,26 @@ def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dic
     pointers = pointer_questions(corpus, runs.qrels, max_words)
     tuned_on = {heading for heading, _ in collection_pairs(directory)[0]}
     headings = _first_headings(corpus)
-    listed, links = [], {}
-    for q in sorted(pointers):
-        for answer in sorted(runs.qrels[q]):
-            linked, missing = linked_sections(corpus[answer]["text"], answer, corpus, queries, runs.qrels)
-            links[q] = links.get(q, []) + linked
-            listed.append(
-                {
-                    "id": q,
-                    "question": queries[q]["text"],
-                    "answer": corpus[answer]["text"],
-                    "linked": [
-                        {
-                            "id": d,
-                            "title": corpus[d].get("title", ""),
-                            "tuned_on": headings.get(d) in tuned_on,
-                        }
-                        for d in linked
-                    ],
-                    "unresolved": missing,
-                }
-            )
-    judgments = dict(zip(JUDGMENTS, (runs.qrels, following_links(runs.qrels, links)), strict=True))
+    found = answer_links(corpus, queries, runs.qrels, max_words)
+    listed = [
+        {
+            "id": q,
+            "question": queries[q]["text"],
+            "answer": corpus[answer]["text"],
+            "linked": [
+                {"id": d, "title": corpus[d].get("title", ""), "tuned_on": headings.get(d) in tuned_on}
+                for d in linked
+            ],
+            "unresolved": missing,
+        }
+        for q, answers in found.items()
+        for answer, linked, missing in answers
+    ]
+    judged = dict(zip(JUDGMENTS, (runs, runs_following_links(runs, directory, max_words)), strict=True))
     shown = td.configs_shown()
     per_query = {
-        name: {
-            label: st.per_query_ndcg(replace(runs, qrels=qrels), c).round(4).tolist()
-            for label, c in shown.items()
-        }
-        for name, qrels in judgments.items()
+        name: {label: st.per_query_ndcg(r, c).round(4).tolist() for label, c in shown.items()}
+        for name, r in judged.items()
     }
     ids = runs.query_ids
     return {
@@ -234,7 +252,8 @@ def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dic
 
 def report(threads: int = 1, show_progress: bool = True) -> dict:
     """Every FAQ set searched with MiniLM tuned on its collection (as in the tuned-defaults record), split
-    by kind of answer and judged both ways (set_report)."""
+    by kind of answer and judged both ways (set_report); and the tuned-defaults study over all its sets run
+    again with the FAQ sets judged following their links (does the choice change?)."""
     import torch
 
     from ragft.retrieval import defaults_study as st
@@ -246,8 +265,15 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
 
     variant = resolve_variant(DEFAULT_VARIANT)
     torch.set_num_threads(threads)
-    runs, _ = td.tuned_runs(faq_sets(), variant, show_progress)
-    sets = {key: set_report(r, data_dir() / "eval" / r.name) for key, r in runs.items()}
+    runs, _ = td.tuned_runs(td.study_sets(), variant, show_progress)
+    faq = [st.set_key(*s) for s in faq_sets()]
+    sets = {key: set_report(runs[key], data_dir() / "eval" / runs[key].name) for key in faq}
+    followed = {
+        key: runs_following_links(r, data_dir() / "eval" / r.name) if key in faq else r
+        for key, r in runs.items()
+    }
+    again = st.study(followed, td.candidates(), td.single_configs())
+    tuned_choice = st.config_label(td.configs_shown()["hybrid, tuned fusion"])
     return {
         "command": COMMAND,
         "threads": threads,
@@ -255,5 +281,19 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
         "max_words": POINTER_MAX_WORDS,
         "shown": {name: st.config_label(c) for name, c in td.configs_shown().items()},
         "sets": sets,
+        # the tuned-defaults study run again with every FAQ set judged following its links
+        "chosen again, links followed": {
+            "choice": again["choice"],
+            "same as the tuned fusion": again["choice"] == tuned_choice,
+            "margin": {
+                key: round(row[again["choice"]] - max(row[s] for s in again["singles"]), 4)
+                for key, row in again["ndcg@10"].items()
+            },
+            "ceiling": {
+                "worst margin": again["ceiling"]["joint"]["worst margin"],
+                "within tolerance everywhere": again["ceiling"]["within tolerance everywhere"],
+                "candidates": again["ceiling"]["candidates"],
+            },
+        },
         "peak_mb": round(peak_rss_mb()),
     }
