@@ -139,6 +139,12 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
             f"{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries, "
             f"{result['timings']['total_s']:.1f} s"
         )
+        if result.get("pointer_answers"):
+            print(
+                f"{result['pointer_answers']} of the {result['queries']} judged answers only link elsewhere "
+                "('See :ref:`...`.'): a retriever that finds the linked section scores nothing on them. "
+                "Judge that section relevant too, or leave those questions out (notebook 04)."
+            )
         tuning = result["tuned_embedder"]
         if tuning is not None:
             print(

@@ -174,3 +174,14 @@ def test_command_says_whether_minilm_was_tuned(beir, monkeypatch, capsys, tuning
     assert main(["eval-retrieval", str(beir)]) == 0
     out = capsys.readouterr().out
     assert ("MiniLM" in out) == (line is not None) and (line is None or line in out)
+
+
+def test_judged_answers_that_only_link_elsewhere_are_counted_and_named(beir, capsys):
+    assert retrieval_eval.evaluate_collection(beir, "bm25", show_progress=False)["pointer_answers"] == 0
+    corpus = (beir / "corpus.jsonl").read_text()
+    stub = json.dumps({"_id": "checks", "title": "System checks", "text": "See :ref:`system-checks`."})
+    lines = [stub if json.loads(line)["_id"] == "checks" else line for line in corpus.splitlines()]
+    (beir / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    assert retrieval_eval.evaluate_collection(beir, "bm25", show_progress=False)["pointer_answers"] == 1
+    assert main(["eval-retrieval", str(beir), "--method", "bm25"]) == 0
+    assert "1 of the 4 judged answers only link elsewhere" in capsys.readouterr().out

@@ -86,6 +86,7 @@ def evaluate_collection(
     """
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DocumentRetriever
+    from ragft.retrieval.pointer_answers import pointer_questions
     from ragft.retrieval.quantize import embedder_variant, resolve_variant
 
     if k < 1:
@@ -160,6 +161,8 @@ def evaluate_collection(
             "documents": len(corpus),
             "chunks": len(chunks),
             "queries": len(query_ids),
+            # judged answers that only link elsewhere: finding the linked section scores nothing on them
+            "pointer_answers": len(pointer_questions(corpus, judged)),
             "timings": {name: round(value, 3) for name, value in timings.items()},
         }
     )
