@@ -141,9 +141,9 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
         )
         if result.get("pointer_answers"):
             print(
-                f"{result['pointer_answers']} of the {result['queries']} judged answers only link elsewhere "
-                "('See :ref:`...`.'): a retriever that finds the linked section scores nothing on them. "
-                "Judge that section relevant too, or leave those questions out (notebook 04)."
+                f"{result['pointer_answers']} of the {result['queries']} questions have a judged answer that "
+                "only links elsewhere ('See :ref:`...`.'): a retriever that finds the linked section scores "
+                "nothing for it. Judge that section relevant too, or leave those questions out (notebook 04)."
             )
         tuning = result["tuned_embedder"]
         if tuning is not None:

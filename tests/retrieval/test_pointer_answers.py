@@ -43,8 +43,9 @@ def test_the_word_limit_decides_and_must_be_positive():
 
 def test_pointer_questions_read_only_judged_answers():
     corpus = {"a": {"text": "See :ref:`x`."}, "b": {"text": "A long enough answer of its own."}, "c": {}}
-    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"b": 1, "a": 0}, "q4": {"c": 1}}
-    assert pa.pointer_questions(corpus, qrels) == {"q1"}
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"b": 1, "a": 0}, "q4": {"c": 1}, "q5": {"gone": 1}}
+    assert pa.pointer_questions(corpus, qrels) == {"q1"}  # a judged document missing from the corpus: no text
+    assert pa.pointer_answers(corpus, {"b": 1, "a": 2, "c": 1}) == ["a"]
 
 
 def test_margins_split_by_kind_of_answer_against_the_sets_better_single():
@@ -85,6 +86,11 @@ CORPUS = {
     "1.0/howto/legacy#more": {"title": "How to integrate a legacy database > More", "text": "More."},
     "1.0/tutorial#namespaces": {"title": "Tutorial > Namespaces", "text": "Namespaces."},
     "1.0/faq#deadlocks": {"title": "FAQ", "text": "Set the isolation level."},
+    "1.0/exporters#json": {
+        "title": "Exporters > JSON",
+        "text": "Exports JSON.\n\n.. _json-large:\n\nWarning.",
+    },
+    "1.0/faq#configuring-logging": {"title": "FAQ > Configuring Logging", "text": "Same title, this page."},
 }
 QUERIES = {"q-dead": {"text": "MySQL is throwing deadlock errors, what can I do?"}}
 QRELS = {"q-dead": {"1.0/faq#deadlocks": 1}}
@@ -106,7 +112,10 @@ QRELS = {"q-dead": {"1.0/faq#deadlocks": 1}}
             ["1.0/faq#deadlocks"],
             [],
         ),  # a question
-        ("See `Configuring Logging`_ and :ref:`gone`.", ["1.0/core/engines#engine_logging"], [":ref:`gone`"]),
+        ("See `Configuring Logging`_ and :ref:`gone`.", ["1.0/faq#configuring-logging"], [":ref:`gone`"]),
+        ("See `Namespaces`_.", ["1.0/tutorial#namespaces"], []),  # a title elsewhere, none on this page
+        ("See :ref:`json-large`.", ["1.0/exporters#json"], []),  # a label inside a section's text
+        ("See `tutorial <tutorial.html#nowhere>`_.", [], ["`tutorial <tutorial.html#nowhere>`_"]),
         ("See `Recipe <https://example.org/recipe>`_.", [], ["`Recipe <https://example.org/recipe>`_"]),
         ("See :ref:`faq-engine_logging`.", [], [":ref:`faq-engine_logging`"]),  # the whole label must match
         ("See :ref:`logging`.", [], []),  # the answer itself is not a section it links to
@@ -174,7 +183,10 @@ def test_the_records_margins_follow_from_its_per_query_scores(pointers_record):
                 again = pa.split_margins(row["per_query"][judged], row["query_ids"], pointers, fusion)
                 assert row["margins"][judged][fusion] == again
         for pointer in row["pointers"]:
-            assert pa.is_pointer(pointer["answer"])
+            assert (
+                pa.is_pointer(pointer["answer"]) and pointer["answer"] == corpus[pointer["answer_id"]]["text"]
+            )
+            assert qrels[split][pointer["id"]][pointer["answer_id"]] > 0
             assert all(link["id"] in corpus for link in pointer["linked"])
         # only questions whose answer points elsewhere gain judged sections: every other one scores the same
         same = pa.JUDGMENTS[0]
@@ -186,11 +198,32 @@ def test_the_records_margins_follow_from_its_per_query_scores(pointers_record):
                     assert before == after
 
 
-def test_sqlalchemys_shortfall_sits_in_answers_that_point_elsewhere(pointers_record):
-    row = pointers_record["sets"]["sqlalchemy-faq/test"]["margins"][pa.JUDGMENTS[0]][pa.FUSIONS[0]]
-    by = row["by answer"]
-    assert by["points elsewhere"]["queries"] == 6 and by["answers itself"]["queries"] == 30
-    assert by["points elsewhere"]["margin"] < by["answers itself"]["margin"] < 0
+def test_sqlalchemys_pointer_loss_is_on_the_pointer_questions_routed_mixed(pointers_record):
+    """On the semantic route BM25's share is too small to move a list; the loss on pointer answers is where
+    a pinned name routes the question mixed."""
+    import numpy as np
+
+    from ragft.retrieval import tuned_defaults as td
+    from ragft.runtime.records import load_record, record_path
+
+    key = "sqlalchemy-faq/test"
+    tuned = load_record(record_path(td.RECORD), td.COMMAND)
+    row = pointers_record["sets"][key]
+    split = row["margins"][pa.JUDGMENTS[0]][pa.FUSIONS[0]]
+    scores = row["per_query"][pa.JUDGMENTS[0]]
+    kind = dict(zip(tuned["query_ids"][key], tuned["route_kinds"][key], strict=True))
+    pointing = {p["id"] for p in row["pointers"]}
+    diff = {
+        q: f - s
+        for q, f, s in zip(
+            row["query_ids"], scores[pa.FUSIONS[0]], scores[split["better single"]], strict=True
+        )
+    }
+    mixed = [q for q in pointing if kind[q] == "mixed"]
+    assert mixed and all(abs(diff[q]) < 1e-9 for q in pointing - set(mixed))
+    by = split["by answer"]["points elsewhere"]
+    assert by["queries"] == len(pointing)
+    assert by["margin"] == pytest.approx(np.sum([diff[q] for q in mixed]) / len(pointing), abs=1e-4)
 
 
 def test_bench_pointers_prints_a_summary_of_the_record(pointers_record):
@@ -210,15 +243,16 @@ def test_the_choice_made_again_with_links_followed_matches_both_records(pointers
     tuned = load_record(record_path(td.RECORD), td.COMMAND)
     again = pointers_record["chosen again, links followed"]
     assert again["same as the tuned fusion"] == (again["choice"] == tuned["choice"])
+    # notebook 04 says the choice does not change; a record that said otherwise would need new prose (and the
+    # FAQ margins below could not be checked: this record keeps per-query scores of the shown fusions only)
+    assert again["same as the tuned fusion"]
     assert set(again["margin"]) == set(tuned["ndcg@10"])
     for key, margin in again["margin"].items():
         if key in pointers_record["sets"]:  # judged following its links: this record's per-query scores
-            if not again["same as the tuned fusion"]:
-                continue  # only the two shown fusions have per-query scores here
             scores = pointers_record["sets"][key]["per_query"][pa.JUDGMENTS[1]]
             expected = np.mean(scores[pa.FUSIONS[0]]) - max(np.mean(scores[s]) for s in pa.SINGLES)
         else:  # judged as built: the tuned-defaults record's own table
             row = tuned["ndcg@10"][key]
             expected = row[again["choice"]] - max(row[s] for s in tuned["singles"])
         assert margin == pytest.approx(expected, abs=2e-4)
-    assert 0 <= again["ceiling"]["within tolerance everywhere"] <= again["ceiling"]["candidates"]
+    assert again["ceiling"]["candidates"] == len(td.candidates())

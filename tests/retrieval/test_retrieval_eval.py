@@ -184,4 +184,10 @@ def test_judged_answers_that_only_link_elsewhere_are_counted_and_named(beir, cap
     (beir / "corpus.jsonl").write_text("\n".join(lines) + "\n")
     assert retrieval_eval.evaluate_collection(beir, "bm25", show_progress=False)["pointer_answers"] == 1
     assert main(["eval-retrieval", str(beir), "--method", "bm25"]) == 0
-    assert "1 of the 4 judged answers only link elsewhere" in capsys.readouterr().out
+    assert "1 of the 4 questions have a judged answer that only links elsewhere" in capsys.readouterr().out
+
+
+def test_a_judged_document_missing_from_the_corpus_is_no_pointer(beir):
+    qrels = beir / "qrels" / "test.tsv"
+    qrels.write_text(qrels.read_text() + "q1\tgone\t1\n")
+    assert retrieval_eval.evaluate_collection(beir, "bm25", show_progress=False)["pointer_answers"] == 0

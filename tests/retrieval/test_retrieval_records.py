@@ -270,7 +270,7 @@ def test_scrapy_faq_rows_of_the_domain_tuning_records_reproduce(
     _assert_tuned_rows_reproduce(tuned_defaults, "scrapy-faq", "dev", embedder_variant(variant, tuned))
 
 
-def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedder):
+def _assert_tuned_rows_reproduce(tuned_defaults, folder: str, split: str, embedder) -> st.CollectionRuns:
     """Every candidate's and single method's nDCG@10 on one set, searched again with `embedder`, is the
     tuned-defaults record's (to 0.01: float sums differ a little across CPUs). Returns the set's runs."""
     from ragft.retrieval import tuned_defaults as td
@@ -310,6 +310,11 @@ def test_lxml_faq_rows_of_the_tuned_defaults_and_pointers_records_reproduce(
     for judged in pa.JUDGMENTS:
         for name, scores in recorded["per_query"][judged].items():
             assert abs(np.mean(row["per_query"][judged][name]) - np.mean(scores)) < 0.01
+    # the links were followed: only the pointer question's scores change, and the tuned fusion's rises
+    same, followed = (row["per_query"][j][pa.FUSIONS[0]] for j in pa.JUDGMENTS)
+    changed = {q for q, a, b in zip(row["query_ids"], same, followed, strict=True) if a != b}
+    assert changed == {p["id"] for p in row["pointers"]}
+    assert all(b > a for a, b in zip(same, followed, strict=True) if a != b)
 
 
 @pytest.fixture(scope="module")

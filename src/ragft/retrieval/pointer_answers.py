@@ -12,9 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# A Sphinx cross-reference (:ref:`label`, :doc:`page`) or a reST hyperlink reference (`text <url>`_, `name`_).
+if TYPE_CHECKING:
+    from ragft.retrieval.defaults_study import CollectionRuns
+
+# Three patterns, one idea (a reference to follow). REFERENCE only tells whether an answer holds one: a Sphinx
+# cross-reference (:ref:`label`, :doc:`page`) or a reST hyperlink reference (`text <url>`_, `name`_).
+# _ROLE and _LINK take the cross-references and the hyperlinks apart to find what they name.
 REFERENCE = re.compile(r":(?:ref|doc):`|`[^`]+`_")
+_ROLE = re.compile(r":(ref|doc):`(?:[^`<]*<)?([^`<>]+)>?`")  # :ref:`label`, :doc:`text </path>`
+_LINK = re.compile(r"`([^`<]+?)\s*(?:<([^`>]+)>)?`_")  # `Title`_, `text <page.html#anchor>`_
+_ANY_ROLE = re.compile(r":[\w:-]+:`[^`]*`")  # any Sphinx role, taken out before hyperlinks are read
 POINTER_MAX_WORDS = 20  # an answer this short that holds a reference only points elsewhere
 WORD_LIMITS = (10, 15, 20, 30, 40)  # the limit tried in turn, to show the split does not hinge on it
 KINDS = ("points elsewhere", "answers itself")
@@ -24,10 +33,27 @@ SINGLES = ("bm25", "bm25 document", "dense")
 
 def is_pointer(text: str, max_words: int = POINTER_MAX_WORDS) -> bool:
     """Whether an answer only points elsewhere: it holds a cross-reference or link and at most `max_words`
-    words."""
+    words.
+
+    A rule of thumb, read on the words alone. A role that names an API object (:class:, :setting:) is not a
+    reference here: its name is a word BM25 can match. So "See previous question." (nothing to follow) is
+    missed, and a short answer that says something and links a term in passing (Scrapy's "Try changing the
+    default `Accept-Language`_ request header ...") is counted."""
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}")
     return bool(REFERENCE.search(text)) and len(text.split()) <= max_words
+
+
+def pointer_answers(
+    corpus: dict[str, dict], judged: dict[str, int], max_words: int = POINTER_MAX_WORDS
+) -> list[str]:
+    """The judged answers of one question (document -> grade) that are relevant and only point elsewhere,
+    sorted. A judged document missing from the corpus has no text, so it points nowhere."""
+    return sorted(
+        doc
+        for doc, grade in judged.items()
+        if grade > 0 and is_pointer(corpus.get(doc, {}).get("text", ""), max_words)
+    )
 
 
 def pointer_questions(
@@ -35,18 +61,7 @@ def pointer_questions(
 ) -> set[str]:
     """The questions of `qrels` (query id -> judged document -> grade) with a judged answer that only
     points elsewhere (see is_pointer)."""
-    return {
-        query
-        for query, judged in qrels.items()
-        if any(
-            grade > 0 and is_pointer(corpus[doc].get("text", ""), max_words) for doc, grade in judged.items()
-        )
-    }
-
-
-_ROLE = re.compile(r":(ref|doc):`(?:[^`<]*<)?([^`<>]+)>?`")  # :ref:`label`, :doc:`text </path>`
-_ANY_ROLE = re.compile(r":[\w:-]+:`[^`]*`")
-_LINK = re.compile(r"`([^`<]+?)\s*(?:<([^`>]+)>)?`_")  # `Title`_, `text <page.html#anchor>`_
+    return {query for query, judged in qrels.items() if pointer_answers(corpus, judged, max_words)}
 
 
 def _sections_of_page(corpus: dict[str, dict], release: str, page: str) -> list[str]:
@@ -58,41 +73,55 @@ def linked_sections(
 ) -> tuple[list[str], list[str]]:
     """(sections of the corpus an answer links to, the references that name none of them).
 
-    :ref:`label` names the section whose id ends in that label; :doc:`path` and `text <page.html>`_ a page's
-    first section (`page.html#anchor`: that section); `Title`_ the section so titled, or the FAQ question
-    so worded (its judged answer). Links to other sites, and labels the corpus does not keep, stay unresolved.
+    :ref:`label` names the section whose id ends in that label, else the one whose text defines it
+    (`.. _label:` inside a section); :doc:`path` and `text <page.html>`_ a page's first section
+    (`page.html#anchor`: that section only); `Title`_ the section so titled (on the answer's page first), or
+    the FAQ question so worded (its judged answer). Links to other sites name nothing in the collection.
     """
     release, rest = answer_id.split("/", 1)
-    folder = rest.split("#", 1)[0].rpartition("/")[0]
+    page_of_answer = rest.split("#", 1)[0]
+    folder = page_of_answer.rpartition("/")[0]
     found: list[str] = []
     missing: list[str] = []
 
     def page_path(target: str) -> str:
         return target.lstrip("/") if target.startswith("/") else "/".join(p for p in (folder, target) if p)
 
-    def first_section(page: str, anchor: str = "") -> list[str]:
+    def on_page(page: str, anchor: str = "") -> list[str]:
         sections = _sections_of_page(corpus, release, page)
-        exact = [doc for doc in sections if anchor and doc.lower().endswith(f"#{anchor.lower()}")]
-        return exact or sections[:1]
+        if not anchor:
+            return sections[:1]
+        return [doc for doc in sections if doc.lower().endswith(f"#{anchor.lower()}")]
+
+    def labelled(label: str) -> list[str]:
+        label = label.strip()
+        ids = [doc for doc in corpus if doc.split("#", 1)[-1].lower() == label.lower()]
+        return ids or [doc for doc, d in corpus.items() if f".. _{label}:" in d.get("text", "")]
+
+    def titled(title: str) -> list[str]:
+        ids = [doc for doc, d in corpus.items() if d.get("title", "").split(" > ")[-1].strip() == title]
+        here = [doc for doc in ids if doc.startswith(f"{release}/{page_of_answer}#")]
+        asked = [doc for q, query in queries.items() if query["text"] == title for doc in qrels.get(q, {})]
+        return here or ids or asked
 
     for role, target in _ROLE.findall(text):
-        if role == "ref":
-            ids = [doc for doc in corpus if doc.split("#", 1)[-1].lower() == target.strip().lower()]
+        ids = labelled(target) if role == "ref" else on_page(page_path(target.strip()))
+        if ids:
+            found.extend(ids)
         else:
-            ids = first_section(page_path(target.strip()))
-        (found.extend(ids) if ids else missing.append(f":{role}:`{target}`"))
+            missing.append(f":{role}:`{target}`")
     for title, url in _LINK.findall(_ANY_ROLE.sub("", text)):
         if url and "://" in url:
             ids = []
         elif url:
             page, _, anchor = url.partition("#")
-            ids = first_section(page_path(page.removesuffix(".html")), anchor)
+            ids = on_page(page_path(page.removesuffix(".html")), anchor)
         else:
-            ids = [doc for doc, d in corpus.items() if d.get("title", "").split(" > ")[-1].strip() == title]
-            ids = ids or [
-                doc for q, query in queries.items() if query["text"] == title for doc in qrels.get(q, {})
-            ]
-        (found.extend(ids) if ids else missing.append(f"`{title}{f' <{url}>' if url else ''}`_"))
+            ids = titled(title)
+        if ids:
+            found.extend(ids)
+        else:
+            missing.append(f"`{title} <{url}>`_" if url else f"`{title}`_")
     return [doc for doc in dict.fromkeys(found) if doc != answer_id], missing
 
 
@@ -109,18 +138,19 @@ def answer_links(
     qrels: dict[str, dict[str, int]],
     max_words: int = POINTER_MAX_WORDS,
 ) -> dict[str, list[tuple[str, list[str], list[str]]]]:
-    """Each question whose answer only points elsewhere (pointer_questions, sorted) -> (answer id, the
-    sections it links to, the references that name none) for each of its judged answers."""
-    return {
-        q: [
-            (answer, *linked_sections(corpus[answer]["text"], answer, corpus, queries, qrels))
-            for answer in sorted(qrels[q])
-        ]
-        for q in sorted(pointer_questions(corpus, qrels, max_words))
-    }
+    """Each question with a judged answer that only points elsewhere (sorted) -> (that answer's id, the
+    sections it links to, the references that name none) for each such answer."""
+    links = {}
+    for q in sorted(qrels):
+        answers = pointer_answers(corpus, qrels[q], max_words)
+        if answers:
+            links[q] = [(a, *linked_sections(corpus[a]["text"], a, corpus, queries, qrels)) for a in answers]
+    return links
 
 
-def runs_following_links(runs, directory: Path, max_words: int = POINTER_MAX_WORDS):
+def runs_following_links(
+    runs: CollectionRuns, directory: Path, max_words: int = POINTER_MAX_WORDS
+) -> CollectionRuns:
     """A set's CollectionRuns judged with the sections its pointer answers link to counted relevant too."""
     from dataclasses import replace
 
@@ -198,7 +228,7 @@ def _first_headings(corpus: dict[str, dict]) -> dict[str, str]:
     return headings
 
 
-def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dict:
+def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dict:
     """One FAQ set: its pointer answers and what they link to (and whether tuning saw the linked heading),
     per-query nDCG@10 of the configs shown under both JUDGMENTS, both fusions' margins split by kind of
     answer, and the answers-itself margin at each of WORD_LIMITS."""
@@ -216,6 +246,7 @@ def set_report(runs, directory: Path, max_words: int = POINTER_MAX_WORDS) -> dic
         {
             "id": q,
             "question": queries[q]["text"],
+            "answer_id": answer,
             "answer": corpus[answer]["text"],
             "linked": [
                 {"id": d, "title": corpus[d].get("title", ""), "tuned_on": headings.get(d) in tuned_on}
@@ -273,7 +304,7 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
         for key, r in runs.items()
     }
     again = st.study(followed, td.candidates(), td.single_configs())
-    tuned_choice = st.config_label(td.configs_shown()["hybrid, tuned fusion"])
+    tuned_choice = st.config_label(td.configs_shown()[FUSIONS[0]])
     return {
         "command": COMMAND,
         "threads": threads,

@@ -309,7 +309,9 @@ def run(command: str, save: bool = False) -> dict:
 
 def summary(report: dict) -> str:
     """A few readable lines of a bench report."""
-    if report.get("command") == "python -m ragft bench pointers --save":
+    from ragft.retrieval import pointer_answers as pa
+
+    if report.get("command") == pa.COMMAND:
         lines = []
         for key, row in report["sets"].items():
             for judged, fusions in row["margins"].items():

@@ -161,7 +161,7 @@ def evaluate_collection(
             "documents": len(corpus),
             "chunks": len(chunks),
             "queries": len(query_ids),
-            # judged answers that only link elsewhere: finding the linked section scores nothing on them
+            # questions whose judged answer only links elsewhere: finding the linked section scores nothing
             "pointer_answers": len(pointer_questions(corpus, judged)),
             "timings": {name: round(value, 3) for name, value in timings.items()},
         }
