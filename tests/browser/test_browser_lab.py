@@ -74,16 +74,32 @@ def lab(artifacts_dir, tmp_path_factory):
     stop_server(server)
 
 
+def _accept_dialogs(p, tries: int = 5) -> None:
+    """Accept what Lab asks before a run (at times which kernel to use: the notebook's own one). Lab may ask
+    again right after an answer, or drop a click made while the dialog is still opening, so this accepts until
+    no dialog is left."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    dialog = p.locator(".jp-Dialog")
+    for _try in range(tries):
+        if not dialog.count():
+            return
+        dialog.first.locator("button.jp-mod-accept").click()
+        try:
+            dialog.first.wait_for(state="detached", timeout=10_000)
+        except PlaywrightTimeout:
+            continue
+    if dialog.count():
+        pytest.fail(f"Lab still shows a dialog after {tries} answers: {dialog.first.inner_text()!r}")
+
+
 def _run_all(p, attempts: int = 3) -> None:
     """Run > Run All Cells until the widget shows a recommendation: a run-all clicked while the kernel
     connection is still settling (or while Lab asks which kernel to use) is dropped, so it is tried again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _attempt in range(attempts):
-        dialog = p.locator(".jp-Dialog")  # at times Lab asks which kernel to use: the notebook's own one
-        if dialog.count():
-            dialog.locator("button.jp-mod-accept").click()
-            dialog.wait_for(state="detached", timeout=30_000)
+        _accept_dialogs(p)
         p.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         p.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
         try:
