@@ -24,6 +24,7 @@ from ragft.corpus.rst_sections import clean_markup, parse_sections
 from ragft.runtime.hashing import sha256_file
 
 DEV_SEED = 0
+PAGE_SUFFIX = ".rst"  # how a manual's reST pages end, unless its entry below names a "suffix"
 # name -> where its FAQ collection comes from; "faq" lists the FAQ pages (relative to "docs"), "skip" the
 # folders left out (release notes: terse per-ticket entries, most of each manual's size).
 SDIST_COLLECTIONS: dict[str, dict] = {
@@ -106,7 +107,7 @@ def sdist_sections(sdist: Path, source: dict) -> tuple[list[dict], bytes]:
     """Leaf sections of every .rst page under the sdist's docs folder (minus skipped ones); its license."""
     sections: list[dict] = []
     license_bytes = b""
-    suffix = source.get("suffix", ".rst")
+    suffix = source.get("suffix", PAGE_SUFFIX)
     with tarfile.open(sdist, "r:gz") as tar:
         members = sorted((m for m in tar.getmembers() if m.isfile() and "/" in m.name), key=lambda m: m.name)
         for member in members:
@@ -126,7 +127,7 @@ def sdist_sections(sdist: Path, source: dict) -> tuple[list[dict], bytes]:
 
 
 def faq_collection(
-    sections: list[dict], faq: tuple[str, ...], split: str, suffix: str = ".rst"
+    sections: list[dict], faq: tuple[str, ...], split: str, suffix: str = PAGE_SUFFIX
 ) -> tuple[list[dict], EvalQueries]:
     """BEIR corpus records and queries: each FAQ question heading (with a non-empty answer) asks for its
     section; the question is taken out of that section's title, as in the Django faq set. `faq` names pages
@@ -156,7 +157,9 @@ def build_sdist_collection(name: str, out_dir: Path, cache: Path | None = None) 
     """Write <out_dir>/<name>/ (BEIR layout plus the project's LICENSE) from its pinned sdist."""
     source = SDIST_COLLECTIONS[name]
     sections, license_bytes = sdist_sections(fetch_sdist(name, cache), source)
-    records, evalset = faq_collection(sections, source["faq"], source["split"], source.get("suffix", ".rst"))
+    records, evalset = faq_collection(
+        sections, source["faq"], source["split"], source.get("suffix", PAGE_SUFFIX)
+    )
     folder = out_dir / name
     counts = write_beir(folder, jsonl_bytes(records), evalset)
     (folder / "LICENSE").write_bytes(license_bytes)

@@ -152,12 +152,16 @@ def runs_following_links(
     runs: CollectionRuns, directory: Path, max_words: int = POINTER_MAX_WORDS
 ) -> CollectionRuns:
     """A set's CollectionRuns judged with the sections its pointer answers link to counted relevant too."""
-    from dataclasses import replace
-
     from ragft.corpus.data import load_beir
 
     corpus, queries, _ = load_beir(directory)
-    found = answer_links(corpus, queries, runs.qrels, max_words)
+    return _judged_following(runs, answer_links(corpus, queries, runs.qrels, max_words))
+
+
+def _judged_following(runs: CollectionRuns, found: dict[str, list]) -> CollectionRuns:
+    """runs with the sections in answer_links' `found` judged relevant too."""
+    from dataclasses import replace
+
     links = {q: [d for _, linked, _ in answers for d in linked] for q, answers in found.items()}
     return replace(runs, qrels=following_links(runs.qrels, links))
 
@@ -238,10 +242,10 @@ def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_M
     from ragft.retrieval.domain_tuning import collection_pairs
 
     corpus, queries, _ = load_beir(directory)
-    pointers = pointer_questions(corpus, runs.qrels, max_words)
     tuned_on = {heading for heading, _ in collection_pairs(directory)[0]}
     headings = _first_headings(corpus)
     found = answer_links(corpus, queries, runs.qrels, max_words)
+    pointers = set(found)
     listed = [
         {
             "id": q,
@@ -257,7 +261,7 @@ def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_M
         for q, answers in found.items()
         for answer, linked, missing in answers
     ]
-    judged = dict(zip(JUDGMENTS, (runs, runs_following_links(runs, directory, max_words)), strict=True))
+    judged = dict(zip(JUDGMENTS, (runs, _judged_following(runs, found)), strict=True))
     shown = td.configs_shown()
     per_query = {
         name: {label: st.per_query_ndcg(r, c).round(4).tolist() for label, c in shown.items()}
