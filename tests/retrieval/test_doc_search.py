@@ -86,3 +86,26 @@ def test_dense_doc_scores_accepts_first_chunk_vectors_only():
     starts = np.array([0, 2, 3])
     first_only = doc_search.dense_doc_scores(np.eye(3, dtype=np.float32)[:1], vectors, starts, "firstp")
     assert first_only.tolist() == [[1.0, 0.0, 0.0]]
+
+
+def test_routed_fusion_pins_a_name_only_within_the_pin_limit_it_is_given(embedder):
+    """A question naming a name BM25 pins takes the mixed route (here: BM25's best first); with a limit no
+    name meets it takes the semantic one (here: dense alone)."""
+    question = ["Which options of ModelAdmin.list_display validate forms?"]
+    route = {"keyword": 0.0, "mixed": 0.0, "semantic": 1.0}
+
+    def routed(**limit):
+        return doc_search.DocumentRetriever(
+            CHUNKS, "hybrid", embedder, fusion="routed", show_progress=False, route_weights=route, **limit
+        ).search(question, 3)[0]
+
+    def alone(method):
+        retriever = doc_search.DocumentRetriever(CHUNKS, method, embedder, show_progress=False)
+        return retriever.search(question, 3)[0]
+
+    def ids(ranking):
+        return [d for d, _ in ranking]
+
+    assert ids(alone("bm25"))[0] != ids(alone("dense"))[0]
+    assert ids(routed())[0] == ids(routed(pin_max=1))[0] == ids(alone("bm25"))[0]  # 1 chunk holds the name
+    assert ids(routed(pin_max=0)) == ids(alone("dense"))

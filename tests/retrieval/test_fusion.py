@@ -133,6 +133,8 @@ def test_routed_fusion_weights_by_route_and_needs_the_query():
 def test_route_settings_are_the_weights_and_scale_chosen_for_each_model():
     assert fusion.route_settings() == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE)
     assert fusion.route_settings(tuned=True) == (fusion.TUNED_ROUTE_WEIGHTS, fusion.TUNED_ROUTE_SCALE)
+    assert fusion.pin_limit() == fusion.PIN_MAX_TEXTS
+    assert fusion.pin_limit(tuned=True) == fusion.TUNED_PIN_MAX_TEXTS
     weights, _ = fusion.route_settings()
     weights["semantic"] = 0.0  # a copy: the package's weights stay as chosen
     assert fusion.ROUTE_WEIGHTS["semantic"] != 0.0

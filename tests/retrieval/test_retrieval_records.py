@@ -20,17 +20,19 @@ def bench():
     return load_record(record_path(rb.RECORD), rb.COMMAND)
 
 
-def _assert_chosen_on_dev_by_the_rule(study: dict) -> None:
-    """A study's choice was made on the dev sets by choose's rule from its own table, and each
-    leave-one-collection-out choice was made without the collection it reports on."""
-    assert study["dev_sets"] == st.dev_keys()
+def _assert_chosen_on_dev_by_the_rule(study: dict, dev: dict | None = None) -> None:
+    """A study's choice was made on the dev sets (`dev`, default defaults_study's) by choose's rule from its
+    own table, and each leave-one-collection-out choice was made without the collection it reports on."""
+    dev = st.DEV if dev is None else dev
+    assert study["dev_sets"] == st.dev_keys(dev=dev)
     table = study["ndcg@10"]
     labels = [label for label in table[study["dev_sets"][0]] if label not in study["singles"]]
     margins = st.score_margins(table, study["dev_sets"], study["singles"], labels)
     assert st.choose(margins, study["dev_sets"]) == study["choice"]
+    assert set(study["loco"]) == set(dev)
     for kind, row in study["loco"].items():
-        assert row["chosen_on"] == st.dev_keys(k for k in st.DEV if k != kind)
-        assert row["reported_on"] == [*st.dev_keys([kind]), st.set_key(*st.TEST[kind])]
+        assert row["chosen_on"] == st.dev_keys((k for k in dev if k != kind), dev)
+        assert row["reported_on"] == [*st.dev_keys([kind], dev), st.set_key(*st.TEST[kind])]
 
 
 def test_the_package_default_is_the_choice_made_on_dev(defaults):
@@ -328,7 +330,13 @@ def test_the_tuned_fusion_is_the_choice_made_on_tuned_dev_runs(tuned_defaults):
     from ragft.retrieval import tuned_defaults as td
 
     record = tuned_defaults
-    _assert_chosen_on_dev_by_the_rule(record)
+    _assert_chosen_on_dev_by_the_rule(record, td.DEV)
+    first = {**record["first study"], "ndcg@10": record["ndcg@10"], "singles": record["singles"]}
+    _assert_chosen_on_dev_by_the_rule(first)
+    assert st.config_label(td.FIRST_CHOICE) == first["choice"] != record["choice"]
+    for study, held_out in ((record["first study"], st.HELD_OUT), (record, td.HELD_OUT)):
+        reported = {st.set_key(*s) for s in [*st.TEST.values(), *held_out]}
+        assert study["ceiling"]["joint"]["margin"].keys() == reported
     assert set(record["ndcg@10"]) == {st.set_key(*s) for s in td.study_sets()}
     assert record["candidates"] == len(td.candidates())
     assert record["singles"] == [st.config_label(c) for c in td.single_configs()]
@@ -339,9 +347,9 @@ def test_the_tuned_fusion_is_the_choice_made_on_tuned_dev_runs(tuned_defaults):
     for key, per_query in record["per_query"].items():
         folder, split = key.split("/")
         _, _, qrels = load_beir(data_dir() / "eval" / folder)
-        assert record["query_ids"][key] == sorted(qrels[split]) and len(record["route_kinds"][key]) == len(
-            qrels[split]
-        )
+        assert record["query_ids"][key] == sorted(qrels[split])
+        for kinds in (record["route_kinds"][key], record["first study"]["route_kinds"][key]):
+            assert len(kinds) == len(qrels[split])
         for name, scores in per_query.items():
             expected = record["ndcg@10"][key][record["shown"][name]]
             assert np.mean(scores) == pytest.approx(expected, abs=1e-4), (key, name)

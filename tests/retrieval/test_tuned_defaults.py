@@ -12,8 +12,16 @@ from ragft.retrieval import tuned_defaults as td
 
 def test_the_sets_are_the_studys_dev_test_and_held_out_sets_without_the_minis():
     sets = td.study_sets()
-    assert set(sets) == {*(s for group in st.DEV.values() for s in group), *st.TEST.values(), *st.HELD_OUT}
+    assert set(sets) == {*(s for group in td.DEV.values() for s in group), *st.TEST.values(), *td.HELD_OUT}
+    assert len(sets) == len(set(sets))
     assert not set(sets) & set(st.MINI.values())
+    # the first study's sets are all there: SQLAlchemy's FAQ moved from held out to dev, nothing else
+    first = {*(s for group in st.DEV.values() for s in group), *st.HELD_OUT}
+    assert first <= set(sets)
+    dev = {s for group in td.DEV.values() for s in group}
+    assert dev - first == set() and set(td.HELD_OUT) & dev == set()
+    assert set(st.HELD_OUT) - set(td.HELD_OUT) == {("sqlalchemy-faq", "test")} <= dev
+    assert td.DEV.keys() == st.DEV.keys() and all(set(st.DEV[k]) <= set(td.DEV[k]) for k in st.DEV)
     assert len(td.candidates()) == len(st.candidate_configs()) // len(st.DOC_SCORINGS)
     assert {c["dense"] for c in td.candidates()} == {"firstp"}
     assert [c["method"] for c in td.single_configs()] == ["dense", "bm25", "bm25"]

@@ -295,9 +295,11 @@ def set_key(folder: str, split: str) -> str:
     return f"{folder}/{split}"
 
 
-def dev_keys(kinds: Iterable[str] | None = None) -> list[str]:
-    """The dev sets of these kinds of question (all kinds by default), as set keys."""
-    return [set_key(*s) for kind in (DEV if kinds is None else kinds) for s in DEV[kind]]
+def dev_keys(kinds: Iterable[str] | None = None, dev: dict[str, tuple] | None = None) -> list[str]:
+    """The dev sets of these kinds of question (all kinds by default), as set keys; `dev` maps each kind to
+    its (folder, split) sets (default: DEV)."""
+    dev = DEV if dev is None else dev
+    return [set_key(*s) for kind in (dev if kinds is None else kinds) for s in dev[kind]]
 
 
 def singles(
@@ -310,11 +312,18 @@ def singles(
 
 
 def study(
-    runs: dict[str, CollectionRuns], configs: Sequence[dict], single_configs: Sequence[dict] | None = None
+    runs: dict[str, CollectionRuns],
+    configs: Sequence[dict],
+    single_configs: Sequence[dict] | None = None,
+    dev: dict[str, tuple] | None = None,
+    held_out: Sequence[tuple[str, str]] | None = None,
 ) -> dict:
     """nDCG@10 of every config on every set; the dev choice; leave-one-collection-out choices and reports.
-    Margins are taken against the best of `single_configs` (default: singles(), every scoring)."""
+    Margins are taken against the best of `single_configs` (default: singles(), every scoring); `dev` and
+    `held_out` say what is chosen on and what only reports (default: DEV and HELD_OUT)."""
     single_configs = singles() if single_configs is None else single_configs
+    dev_sets = DEV if dev is None else dev
+    held_out = HELD_OUT if held_out is None else held_out
     table = {set_key(r.name, r.split): {} for r in runs.values()}
     for key, r in runs.items():
         for config in [*single_configs, *configs]:
@@ -325,13 +334,13 @@ def study(
     def margin_table(keys: Sequence[str]) -> dict[str, dict[str, float]]:
         return score_margins(table, keys, single_labels, labels)
 
-    dev = dev_keys()
+    dev = dev_keys(dev=dev_sets)
     choice = choose(margin_table(dev), dev)
     loco = {}
-    for held in DEV:
-        keys = dev_keys(g for g in DEV if g != held)
+    for held in dev_sets:
+        keys = dev_keys((g for g in dev_sets if g != held), dev_sets)
         picked = choose(margin_table(keys), keys)
-        report = [*dev_keys([held]), set_key(*TEST[held])]
+        report = [*dev_keys([held], dev_sets), set_key(*TEST[held])]
         loco[held] = {
             "chosen_on": keys,
             "choice": picked,
@@ -340,7 +349,7 @@ def study(
             "ndcg@10": {k: table[k][picked] for k in report},
         }
     reported = [
-        k for k in [*(set_key(*t) for t in TEST.values()), *(set_key(*h) for h in HELD_OUT)] if k in table
+        k for k in [*(set_key(*t) for t in TEST.values()), *(set_key(*h) for h in held_out)] if k in table
     ]
     floors = {set_key(*TEST[kind]): f for kind, f in FLOORS.items() if set_key(*TEST[kind]) in table}
     return {

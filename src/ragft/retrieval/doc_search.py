@@ -8,6 +8,7 @@ rankings for many settings at once and chose the defaults below on dev collectio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -79,14 +80,16 @@ class DocumentRetriever:
         show_progress: bool = True,
         route_weights: dict[str, float] | None = None,
         scale: str | None = None,
+        pin_max: int | None = None,
     ) -> None:
-        """route_weights and scale reach fuse (None: its defaults, chosen for the released MiniLM)."""
+        """route_weights, scale and pin_max (how many chunks may hold a name BM25 pins) reach fuse (None: the
+        defaults chosen for the released MiniLM)."""
         from ragft.retrieval.retrieve import BM25Retriever
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         self.method, self.fusion, self.weight, self.scoring = method, fusion, weight, scoring
-        self.route_weights, self.scale = route_weights, scale
+        self.route_weights, self.scale, self.pin_max = route_weights, scale, pin_max
         self.doc_ids, self.starts = doc_starts([c.doc_id for c in chunks])
         texts = [c.indexed_text for c in chunks]
         self.bm25 = BM25Retriever([c.chunk_id for c in chunks], texts) if method != "dense" else None
@@ -124,6 +127,7 @@ class DocumentRetriever:
             return [r[:k] for r in sparse]
         if self.method == "dense":
             return [r[:k] for r in dense]
+        pins = self.bm25.pins if self.pin_max is None else partial(self.bm25.pins, max_texts=self.pin_max)
         return [
             fuse(
                 s,
@@ -132,7 +136,7 @@ class DocumentRetriever:
                 self.weight,
                 query=q,
                 route_weights=self.route_weights,
-                pins=self.bm25.pins,
+                pins=pins,
                 scale=self.scale,
             )[:k]
             for q, s, d in zip(queries, sparse, dense, strict=True)

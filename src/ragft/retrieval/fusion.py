@@ -21,14 +21,16 @@ ROUTE_SCALE = "zscore"
 # Chosen on dev collections in notebook 04 (`python -m ragft bench defaults`).
 ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.9}
 # The same choice made again with dense lists from MiniLM tuned on each collection's headings (what
-# eval-retrieval searches with by default): `python -m ragft bench tuned-defaults`.
+# eval-retrieval searches with by default): `python -m ragft bench tuned-defaults` (its dev sets:
+# ragft.retrieval.tuned_defaults.DEV).
 TUNED_ROUTE_WEIGHTS = {"keyword": 0.2, "mixed": 0.5, "semantic": 0.95}
-TUNED_ROUTE_SCALE = "zscore"
+TUNED_ROUTE_SCALE = "minmax"
 KEYWORD_MAX_WORDS = 3
 # With an index at hand, a name counts only if BM25 can pin it: at most this many indexed texts hold all its
 # terms (BM25 drops one-character tokens, so "1.7" leaves nothing to match, and a name as common as "flush()"
 # in an ORM's manual matches too much). Chosen on dev collections with the weights above.
 PIN_MAX_TEXTS = 10
+TUNED_PIN_MAX_TEXTS = 5  # the same limit, chosen with the tuned weights: stricter
 Pins = Callable[[str], bool]  # does BM25 pin this name in the index at hand (see BM25Retriever.pins)
 _IDENTIFIER = re.compile(
     r"[A-Z][A-Z0-9]*_[A-Z0-9_]+"  # SETTING_NAMES
@@ -126,6 +128,12 @@ def route_settings(tuned: bool = False) -> tuple[dict[str, float], str]:
     if tuned:
         return dict(TUNED_ROUTE_WEIGHTS), TUNED_ROUTE_SCALE
     return dict(ROUTE_WEIGHTS), ROUTE_SCALE
+
+
+def pin_limit(tuned: bool = False) -> int:
+    """How many indexed texts may hold a name for BM25 to pin it when routing: the limit chosen for the
+    released MiniLM, or (tuned) the one chosen for MiniLM tuned on the collection's own headings."""
+    return TUNED_PIN_MAX_TEXTS if tuned else PIN_MAX_TEXTS
 
 
 def convex(

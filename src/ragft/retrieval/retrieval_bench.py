@@ -149,7 +149,7 @@ def default_configs(tuned: bool = False) -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs: with the released
     MiniLM, or (tuned) with MiniLM tuned on the collection, whose routed fusion has its own weights."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
-    from ragft.retrieval.fusion import PIN_MAX_TEXTS, route_settings
+    from ragft.retrieval.fusion import pin_limit, route_settings
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT
 
     hybrid = {
@@ -160,7 +160,7 @@ def default_configs(tuned: bool = False) -> dict[str, dict]:
     }
     if DEFAULT_FUSION == "routed":
         hybrid["route"], hybrid["scale"] = route_settings(tuned)
-        hybrid["pins"] = PIN_MAX_TEXTS
+        hybrid["pins"] = pin_limit(tuned)
     return {
         "bm25": {"method": "bm25", "bm25": BM25_SCORING},
         "dense": {"method": "dense", "dense": DEFAULT_SCORING},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ragft.retrieval.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document
 from ragft.retrieval.doc_search import DEFAULT_SCORING, DEFAULT_VARIANT
-from ragft.retrieval.fusion import route_settings, scale_for
+from ragft.retrieval.fusion import pin_limit, route_settings, scale_for
 from ragft.retrieval.metrics import DEFAULT_METRICS, evaluate, run_from_rankings
 from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT, best_chunk_per_doc
 
@@ -82,7 +82,8 @@ def evaluate_collection(
     tuned on the collection's own headings (ragft.retrieval.domain_tuning), leaving out every page that holds
     a judged answer: always with tune_embedder=True, never with False, and by default (None) where the
     collection gives enough pairs and memory allows (domain_tuning.untuned_reason). Routed fusion over a tuned
-    model's list uses the weights chosen for tuned models (fusion.TUNED_ROUTE_WEIGHTS, TUNED_ROUTE_SCALE).
+    model's list uses the settings chosen for tuned models (fusion.TUNED_ROUTE_WEIGHTS, TUNED_ROUTE_SCALE,
+    TUNED_PIN_MAX_TEXTS).
     """
     from ragft.corpus.data import load_beir
     from ragft.retrieval.doc_search import DocumentRetriever
@@ -107,7 +108,7 @@ def evaluate_collection(
     timings["chunk_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    embedder, tuning, route_weights, scale = None, None, None, None
+    embedder, tuning, route_weights, scale, pin_max = None, None, None, None, None
     if method != "bm25" and tune_embedder is not False:
         from ragft.retrieval.domain_tuning import corpus_pairs, tuned_embedder, untuned_reason
         from ragft.runtime.threads import cgroup_memory_limit
@@ -128,10 +129,11 @@ def evaluate_collection(
             clock = time.perf_counter()
     if embedder is None and method != "bm25":
         embedder = embedder_variant(variant)
-    if fusion == "routed":  # a tuned model's list is fused with the weights chosen for tuned models
-        route_weights, scale = route_settings(tuned=tuning is not None and tuning["skipped"] is None)
+    if fusion == "routed":  # a tuned model's list is fused with the settings chosen for tuned models
+        tuned = tuning is not None and tuning["skipped"] is None
+        (route_weights, scale), pin_max = route_settings(tuned), pin_limit(tuned)
     retriever = DocumentRetriever(
-        chunks, method, embedder, fusion, weight, scoring, show_progress, route_weights, scale
+        chunks, method, embedder, fusion, weight, scoring, show_progress, route_weights, scale, pin_max
     )
     timings["index_s"] = time.perf_counter() - clock
 

@@ -5,6 +5,11 @@ A tuned dense list is stronger, so the weights chosen for the released model giv
 This study reruns defaults_study's rule on lists from tuned models: each collection is searched with the
 model tuned on that collection (the same model eval-retrieval would use), the fusion is chosen on the dev
 sets only, checked leave-one-collection-out, and reported once on the test sets and the held-out collections.
+
+It was first chosen on defaults_study's dev sets, with SQLAlchemy's FAQ held out. It fell short there, and
+that FAQ was then studied question by question (ragft.retrieval.pointer_answers), so it no longer counts as
+unseen: it joins the dev FAQs (DEV), and the choice is made again. The first choice and its study stay in the
+record ("first study"), to be compared.
 """
 
 from __future__ import annotations
@@ -14,14 +19,33 @@ from collections.abc import Sequence
 RECORD = "retrieval_defaults_tuned"
 COMMAND = "python -m ragft bench tuned-defaults --save"
 DENSE_SCORINGS = ("firstp",)  # the default document scoring; the tuned model embeds first chunks only
+# What the fusion for tuned models is chosen on: defaults_study's dev sets and SQLAlchemy's FAQ (its split is
+# called test, as it was built to be held out). Cython's FAQ stays held out.
+DEV: dict[str, tuple[tuple[str, str], ...]] = {
+    "faq": (("celery-faq", "dev"), ("scrapy-faq", "dev"), ("lxml-faq", "dev"), ("sqlalchemy-faq", "test")),
+    "facts": (("facts", "dev"),),
+    "identifiers": (("identifiers-dev", "dev"),),
+}
+HELD_OUT = (("cython-faq", "test"),)
+# The fusion first chosen for tuned models, on defaults_study's dev sets (see the module docstring).
+FIRST_CHOICE = {
+    "method": "routed",
+    "dense": "firstp",
+    "bm25": "maxp",
+    "route": {"keyword": 0.2, "mixed": 0.5, "semantic": 0.95},
+    "scale": "zscore",
+    "pins": 10,
+}
 
 
 def study_sets() -> tuple[tuple[str, str], ...]:
-    """(folder, split) of the dev, test and held-out sets of defaults_study (not the mini copies)."""
+    """(folder, split) of the dev, test and held-out sets, of this study and of the first one."""
     from ragft.retrieval import defaults_study as st
 
-    dev = tuple(s for sets in st.DEV.values() for s in sets)
-    return (*dev, *st.TEST.values(), *st.HELD_OUT)
+    first = (*(s for sets in st.DEV.values() for s in sets), *st.HELD_OUT)
+    return tuple(
+        dict.fromkeys((*(s for sets in DEV.values() for s in sets), *st.TEST.values(), *HELD_OUT, *first))
+    )
 
 
 def candidates() -> list[dict]:
@@ -82,6 +106,7 @@ def configs_shown() -> dict[str, dict]:
         "dense": defaults["dense"],
         "hybrid, untuned fusion": defaults["hybrid"],
         "hybrid, tuned fusion": default_configs(tuned=True)["hybrid"],
+        "hybrid, first tuned fusion": FIRST_CHOICE,
     }
 
 
@@ -99,8 +124,10 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
     torch.set_num_threads(threads)
     runs, training = tuned_runs(study_sets(), variant, show_progress)
     configs = candidates()
-    result = st.study(runs, configs, single_configs())
+    result = st.study(runs, configs, single_configs(), DEV, HELD_OUT)
+    first = st.study(runs, configs, single_configs())  # defaults_study's dev and held-out sets
     by_label = {st.config_label(c): c for c in configs}
+    limit = by_label[result["choice"]].get("pins")
     shown = configs_shown()
     return {
         "command": COMMAND,
@@ -116,6 +143,10 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
             for key, r in runs.items()
         },
         "query_ids": {key: r.query_ids for key, r in runs.items()},
-        "route_kinds": {key: st.route_kinds(r) for key, r in runs.items()},
+        "route_kinds": {key: st.route_kinds(r, limit) for key, r in runs.items()},
+        "first study": {
+            **{k: first[k] for k in ("dev_sets", "choice", "loco", "ceiling")},
+            "route_kinds": {key: st.route_kinds(r, FIRST_CHOICE["pins"]) for key, r in runs.items()},
+        },
         "peak_mb": round(peak_rss_mb()),
     }
