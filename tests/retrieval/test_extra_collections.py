@@ -119,6 +119,7 @@ def test_committed_identifiers_dev_is_what_the_builder_writes(tmp_path):
         ("lxml-faq", "dev"),
         ("sqlalchemy-faq", "test"),
         ("cython-faq", "test"),
+        ("docutils-faq", "test"),
     ],
 )
 def test_sdist_collections_are_committed_with_their_license(name, split):

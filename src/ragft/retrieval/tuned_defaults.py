@@ -20,13 +20,14 @@ RECORD = "retrieval_defaults_tuned"
 COMMAND = "python -m ragft bench tuned-defaults --save"
 DENSE_SCORINGS = ("firstp",)  # the default document scoring; the tuned model embeds first chunks only
 # What the fusion for tuned models is chosen on: defaults_study's dev sets and SQLAlchemy's FAQ (its split is
-# called test, as it was built to be held out). Cython's FAQ stays held out.
+# called test, as it was built to be held out). Cython's FAQ stays held out, and Docutils' FAQ, added after
+# this choice was made, is held out from it.
 DEV: dict[str, tuple[tuple[str, str], ...]] = {
     "faq": (("celery-faq", "dev"), ("scrapy-faq", "dev"), ("lxml-faq", "dev"), ("sqlalchemy-faq", "test")),
     "facts": (("facts", "dev"),),
     "identifiers": (("identifiers-dev", "dev"),),
 }
-HELD_OUT = (("cython-faq", "test"),)
+HELD_OUT = (("cython-faq", "test"), ("docutils-faq", "test"))
 # The fusion first chosen for tuned models, on defaults_study's dev sets (see the module docstring).
 FIRST_CHOICE = {
     "method": "routed",
