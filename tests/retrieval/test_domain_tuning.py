@@ -275,13 +275,15 @@ def test_eval_retrieval_can_tune_the_embedder_on_the_collection_first(tmp_path, 
     assert default["tuned_embedder"]["cpu_s"] is None and len(seen) == 3
     # the released model's list is fused with the weights chosen for it, a tuned model's with its own
     assert (default["route_weights"], default["scale"]) == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE)
+    assert default["pin_max"] == fusion.PIN_MAX_TEXTS
     monkeypatch.setattr(dt, "MIN_PAIRS", 3)
     default = evaluate_collection(folder, "hybrid", show_progress=False, variant="fp32")
     assert default["tuned_embedder"]["skipped"] is None and len(seen) == 6
     tuned = (fusion.TUNED_ROUTE_WEIGHTS, fusion.TUNED_ROUTE_SCALE)
     assert (default["route_weights"], default["scale"]) == tuned
+    assert default["pin_max"] == fusion.TUNED_PIN_MAX_TEXTS
     convex = evaluate_collection(folder, "hybrid", fusion="convex", show_progress=False, variant="fp32")
-    assert convex["route_weights"] is None and convex["scale"] == "minmax"
+    assert convex["route_weights"] is None and convex["scale"] == "minmax" and convex["pin_max"] is None
 
 
 def test_the_default_tunes_only_from_min_pairs_on_and_where_memory_allows():

@@ -76,15 +76,23 @@ def test_summary_and_unknown_command():
         "headings per collection, chosen on the dev FAQs: 500 (mean dense: 500 0.600, all 0.700)",
         "5000 documents: tuning on 1000 pairs, 270.9 CPU-s",
     ]
-    table = {"faq/test": {"firstp | dense": 0.7, "maxp | bm25": 0.3, "firstp | convex w=0.90": 0.72}}
+    labels = ("firstp | dense", "maxp | bm25", "firstp | convex w=0.90", "firstp | rrf")
+    table = {
+        "faq/dev": dict(zip(labels, (0.6, 0.2, 0.65, 0.5), strict=True)),
+        "faq/test": dict(zip(labels, (0.7, 0.3, 0.72, 0.6), strict=True)),
+    }
     tuned = {
         "choice": "firstp | convex w=0.90",
         "choice_config": {},
+        "dev_sets": ["faq/dev"],
+        "first study": {"choice": "firstp | rrf", "dev_sets": ["faq/dev", "faq/test"]},
         "singles": ["firstp | dense", "maxp | bm25"],
     }
     assert rb.summary({**tuned, "ndcg@10": table}).splitlines() == [
-        "chosen on dev, tuned MiniLM: firstp | convex w=0.90",
-        "faq/test: 0.720, better single method 0.700",
+        "chosen on dev, tuned MiniLM: firstp | convex w=0.90 (on faq/dev)",
+        "first chosen: firstp | rrf (on faq/dev, faq/test)",
+        "faq/dev (dev): 0.650, first choice 0.500, better single method 0.600",
+        "faq/test (reported): 0.720, first choice 0.600, better single method 0.700",
     ]
     with pytest.raises(ValueError, match="command must be"):
         rb.run("everything")

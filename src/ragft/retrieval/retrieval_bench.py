@@ -325,11 +325,18 @@ def summary(report: dict) -> str:
                     lines.append(head + ", ".join(parts))
         return "\n".join(lines)
     if "choice_config" in report:  # bench tuned-defaults: one study, its table is set -> candidate -> score
-        choice = report["choice"]
-        lines = [f"chosen on dev, tuned MiniLM: {choice}"]
+        choice, first = report["choice"], report["first study"]["choice"]
+        lines = [
+            f"chosen on dev, tuned MiniLM: {choice} (on {', '.join(report['dev_sets'])})",
+            f"first chosen: {first} (on {', '.join(report['first study']['dev_sets'])})",
+        ]
         for key, row in report["ndcg@10"].items():
             best = max(row[label] for label in report["singles"])
-            lines.append(f"{key}: {row[choice]:.3f}, better single method {best:.3f}")
+            role = "dev" if key in report["dev_sets"] else "reported"
+            lines.append(
+                f"{key} ({role}): {row[choice]:.3f}, first choice {row[first]:.3f}, "
+                f"better single method {best:.3f}"
+            )
         return "\n".join(lines)
     lines = []
     for variant, row in report.get("speed", {}).items():

@@ -152,6 +152,7 @@ def evaluate_collection(
             "fusion": fusion if method == "hybrid" else None,
             "weight": weight if method == "hybrid" else None,
             "route_weights": route_weights if routed else None,
+            "pin_max": pin_max if routed else None,  # how many chunks may hold a name BM25 pins
             "scale": scale_for(fusion, scale)
             if method == "hybrid" and fusion in ("convex", "routed")
             else None,
