@@ -75,6 +75,12 @@ def test_routed_candidates_with_pins_route_by_the_collections_term_counts():
     assert st.route_kinds(runs, pin_max=20) == ["semantic"]
     runs.postings = {"flush": np.arange(3)}
     assert st.route_kinds(runs, pin_max=20) == ["mixed"] and st.route_kinds(runs, pin_max=2) == ["semantic"]
+    # a config's own routing: its pin limit, any name without one, nothing for a config that does not route
+    assert st.config_route_kinds(runs, {**config, "pins": 2}) == ["semantic"]
+    runs.postings = {"flush": np.arange(300)}
+    assert st.config_route_kinds(runs, config) == ["semantic"]
+    assert st.config_route_kinds(runs, {**config, "pins": None}) == ["mixed"]
+    assert st.config_route_kinds(runs, {"method": "convex", "weight": 0.5}) is None
 
 
 def test_margins_are_against_the_better_single_method_and_choose_takes_the_best_worst_case():

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from ragft.retrieval import doc_search, fusion
 from ragft.retrieval import domain_tuning as dt
-from ragft.retrieval import fusion
 
 
 def _corpus():
@@ -256,6 +256,14 @@ def test_eval_retrieval_can_tune_the_embedder_on_the_collection_first(tmp_path, 
         return FakeEmbedder(tmp_path / "tuned"), {"cpu_s": 1.5}
 
     monkeypatch.setattr(dt, "tuned_embedder", fake_tuned)
+    built = []  # what each DocumentRetriever was given: (route_weights, scale, pin_max)
+    original = doc_search.DocumentRetriever.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append((self.route_weights, self.scale, self.pin_max))
+
+    monkeypatch.setattr(doc_search.DocumentRetriever, "__init__", spy)
     with pytest.raises(ValueError, match="tune_embedder needs at least 2 titled documents .* 0 .10 of 10"):
         evaluate_collection(folder, "dense", show_progress=False, variant="fp32", tune_embedder=True)
     extra = [{"_id": f"x{i}", "title": f"Extra {i}", "text": f"unjudged text {i}"} for i in range(3)]
@@ -276,12 +284,14 @@ def test_eval_retrieval_can_tune_the_embedder_on_the_collection_first(tmp_path, 
     # the released model's list is fused with the weights chosen for it, a tuned model's with its own
     assert (default["route_weights"], default["scale"]) == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE)
     assert default["pin_max"] == fusion.PIN_MAX_TEXTS
+    assert built[-1] == (fusion.ROUTE_WEIGHTS, fusion.ROUTE_SCALE, fusion.PIN_MAX_TEXTS)
     monkeypatch.setattr(dt, "MIN_PAIRS", 3)
     default = evaluate_collection(folder, "hybrid", show_progress=False, variant="fp32")
     assert default["tuned_embedder"]["skipped"] is None and len(seen) == 6
     tuned = (fusion.TUNED_ROUTE_WEIGHTS, fusion.TUNED_ROUTE_SCALE)
     assert (default["route_weights"], default["scale"]) == tuned
     assert default["pin_max"] == fusion.TUNED_PIN_MAX_TEXTS
+    assert built[-1] == (*tuned, fusion.TUNED_PIN_MAX_TEXTS)
     convex = evaluate_collection(folder, "hybrid", fusion="convex", show_progress=False, variant="fp32")
     assert convex["route_weights"] is None and convex["scale"] == "minmax" and convex["pin_max"] is None
 

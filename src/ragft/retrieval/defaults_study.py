@@ -176,6 +176,17 @@ def route_kinds(runs: CollectionRuns, pin_max: int | None = None) -> list[str]:
     return [route_query(q, pins) for q in runs.query_texts]
 
 
+def config_route_kinds(runs: CollectionRuns, config: dict) -> list[str] | None:
+    """Each query's routing kind under a routed config, pinned as `rankings` pins (its "pins" limit, or any
+    name when it has none); None for a config that does not route."""
+    from ragft.retrieval.fusion import route_query
+
+    if config["method"] != "routed":
+        return None
+    pins = collection_pins(runs, config["pins"]) if config.get("pins") else None
+    return [route_query(q, pins) for q in runs.query_texts]
+
+
 def per_query_ndcg(runs: CollectionRuns, config: dict, k: int = 10) -> np.ndarray:
     """nDCG@k of every query (in runs.query_ids order)."""
     return np.array(

@@ -218,7 +218,8 @@ JUDGMENTS = ("the collection's", "following the links")  # as built; with linked
 
 
 def faq_sets() -> list[tuple[str, str]]:
-    """(folder, split) of the FAQ sets the tuned fusion was chosen on, checked on and held out on."""
+    """(folder, split) of the FAQ sets of the tuned-defaults study (dev, test and held out, in its first study
+    or in the second)."""
     from ragft.retrieval import tuned_defaults as td
 
     return [(folder, split) for folder, split in td.study_sets() if folder.endswith("faq")]

@@ -147,7 +147,8 @@ def mean_or_nan(values: Sequence[float]) -> float:
 
 def default_configs(tuned: bool = False) -> dict[str, dict]:
     """The three methods as eval-retrieval runs them by default, as defaults_study configs: with the released
-    MiniLM, or (tuned) with MiniLM tuned on the collection, whose routed fusion has its own weights."""
+    MiniLM, or (tuned) with MiniLM tuned on the collection, whose routed fusion has its own weights, rescaling
+    and pin limit."""
     from ragft.retrieval.doc_search import BM25_SCORING, DEFAULT_SCORING
     from ragft.retrieval.fusion import pin_limit, route_settings
     from ragft.retrieval.retrieve import DEFAULT_FUSION, DEFAULT_WEIGHT

@@ -96,8 +96,8 @@ def tuned_runs(
 
 def configs_shown() -> dict[str, dict]:
     """The configs whose per-query nDCG@10 the record keeps (intervals in notebook 04): every single method a
-    margin is taken against, the fusion chosen for the released model, and the one chosen here (package
-    constants)."""
+    margin is taken against, the fusion chosen for the released model and the one chosen here (package
+    constants), and the one first chosen for tuned models (FIRST_CHOICE)."""
     from ragft.retrieval.retrieval_bench import default_configs
 
     defaults = default_configs()
@@ -128,7 +128,6 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
     result = st.study(runs, configs, single_configs(), DEV, HELD_OUT)
     first = st.study(runs, configs, single_configs())  # defaults_study's dev and held-out sets
     by_label = {st.config_label(c): c for c in configs}
-    limit = by_label[result["choice"]].get("pins")
     shown = configs_shown()
     return {
         "command": COMMAND,
@@ -144,10 +143,11 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
             for key, r in runs.items()
         },
         "query_ids": {key: r.query_ids for key, r in runs.items()},
-        "route_kinds": {key: st.route_kinds(r, limit) for key, r in runs.items()},
+        # how the choice routes each question (None for a choice that does not route)
+        "route_kinds": {key: st.config_route_kinds(r, by_label[result["choice"]]) for key, r in runs.items()},
         "first study": {
             **{k: first[k] for k in ("dev_sets", "choice", "loco", "ceiling")},
-            "route_kinds": {key: st.route_kinds(r, FIRST_CHOICE["pins"]) for key, r in runs.items()},
+            "route_kinds": {key: st.config_route_kinds(r, FIRST_CHOICE) for key, r in runs.items()},
         },
         "peak_mb": round(peak_rss_mb()),
     }
