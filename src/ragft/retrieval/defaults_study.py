@@ -333,14 +333,31 @@ def study(
     Margins are taken against the best of `single_configs` (default: singles(), every scoring); `dev` and
     `held_out` say what is chosen on and what only reports (default: DEV and HELD_OUT)."""
     single_configs = singles() if single_configs is None else single_configs
+    table = score_table(runs, [*single_configs, *configs])
+    labels, single_labels = [config_label(c) for c in configs], [config_label(c) for c in single_configs]
+    return study_on_table(table, labels, single_labels, dev, held_out)
+
+
+def score_table(runs: dict[str, CollectionRuns], configs: Sequence[dict]) -> dict[str, dict[str, float]]:
+    """set -> config label -> nDCG@10 (4 places) of every config on every set of `runs`."""
+    return {
+        set_key(r.name, r.split): {config_label(c): round(ndcg(r, c), 4) for c in configs}
+        for r in runs.values()
+    }
+
+
+def study_on_table(
+    table: dict[str, dict[str, float]],
+    labels: Sequence[str],
+    single_labels: Sequence[str],
+    dev: dict[str, tuple] | None = None,
+    held_out: Sequence[tuple[str, str]] | None = None,
+) -> dict:
+    """study's choices from a score_table: the candidates `labels`, their margins against the best of
+    `single_labels`, chosen on `dev` and reported on the test sets and `held_out` (defaults: DEV, HELD_OUT).
+    One table serves any split into dev and held out, without scoring the configs again."""
     dev_sets = DEV if dev is None else dev
     held_out = HELD_OUT if held_out is None else held_out
-    table = {set_key(r.name, r.split): {} for r in runs.values()}
-    for key, r in runs.items():
-        for config in [*single_configs, *configs]:
-            table[key][config_label(config)] = round(ndcg(r, config), 4)
-    labels = [config_label(c) for c in configs]
-    single_labels = [config_label(c) for c in single_configs]
 
     def margin_table(keys: Sequence[str]) -> dict[str, dict[str, float]]:
         return score_margins(table, keys, single_labels, labels)

@@ -150,16 +150,6 @@ def answer_links(
     return links
 
 
-def runs_following_links(
-    runs: CollectionRuns, directory: Path, max_words: int = POINTER_MAX_WORDS
-) -> CollectionRuns:
-    """A set's CollectionRuns judged with the sections its pointer answers link to counted relevant too."""
-    from ragft.corpus.data import load_beir
-
-    corpus, queries, _ = load_beir(directory)
-    return _judged_following(runs, answer_links(corpus, queries, runs.qrels, max_words))
-
-
 def _judged_following(runs: CollectionRuns, found: dict[str, list]) -> CollectionRuns:
     """runs with the sections in answer_links' `found` judged relevant too."""
     from dataclasses import replace
@@ -239,6 +229,11 @@ def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_M
     """One FAQ set: its pointer answers and what they link to (and whether tuning saw the linked heading),
     per-query nDCG@10 of the configs shown under both JUDGMENTS, both fusions' margins split by kind of
     answer, and the answers-itself margin at each of WORD_LIMITS."""
+    return _set_report(runs, directory, max_words)[0]
+
+
+def _set_report(runs: CollectionRuns, directory: Path, max_words: int) -> tuple[dict, CollectionRuns]:
+    """set_report, and the set's runs judged following its links (what it scored the second judgments on)."""
     from ragft.corpus.data import load_beir
     from ragft.retrieval import defaults_study as st
     from ragft.retrieval import tuned_defaults as td
@@ -264,14 +259,15 @@ def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_M
         for q, answers in found.items()
         for answer, linked, missing in answers
     ]
-    judged = dict(zip(JUDGMENTS, (runs, _judged_following(runs, found)), strict=True))
+    followed = _judged_following(runs, found)
+    judged = dict(zip(JUDGMENTS, (runs, followed), strict=True))
     shown = td.configs_shown()
     per_query = {
         name: {label: st.per_query_ndcg(r, c).round(4).tolist() for label, c in shown.items()}
         for name, r in judged.items()
     }
     ids = runs.query_ids
-    return {
+    row = {
         "pointers": listed,
         "query_ids": ids,
         "per_query": per_query,
@@ -286,6 +282,7 @@ def set_report(runs: CollectionRuns, directory: Path, max_words: int = POINTER_M
             for limit in WORD_LIMITS
         },
     }
+    return row, followed
 
 
 def report(threads: int = 1, show_progress: bool = True) -> dict:
@@ -304,12 +301,11 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
     variant = resolve_variant(DEFAULT_VARIANT)
     torch.set_num_threads(threads)
     runs, _ = td.tuned_runs(td.study_sets(), variant, show_progress)
-    faq = [st.set_key(*s) for s in faq_sets()]
-    sets = {key: set_report(runs[key], data_dir() / "eval" / runs[key].name) for key in faq}
-    followed = {
-        key: runs_following_links(r, data_dir() / "eval" / r.name) if key in faq else r
-        for key, r in runs.items()
-    }
+    sets, followed = {}, dict(runs)  # every FAQ set judged following its links, the other sets as they are
+    for key in (st.set_key(*s) for s in faq_sets()):
+        sets[key], followed[key] = _set_report(
+            runs[key], data_dir() / "eval" / runs[key].name, POINTER_MAX_WORDS
+        )
     again = st.study(followed, td.candidates(), td.single_configs())  # on the first study's dev sets
     tuned_choice = st.config_label(td.configs_shown()[FUSIONS[0]])
     return {

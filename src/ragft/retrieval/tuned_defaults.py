@@ -124,10 +124,12 @@ def report(threads: int = 1, show_progress: bool = True) -> dict:
     variant = resolve_variant(DEFAULT_VARIANT)
     torch.set_num_threads(threads)
     runs, training = tuned_runs(study_sets(), variant, show_progress)
-    configs = candidates()
-    result = st.study(runs, configs, single_configs(), DEV, HELD_OUT)
-    first = st.study(runs, configs, single_configs())  # defaults_study's dev and held-out sets
-    by_label = {st.config_label(c): c for c in configs}
+    configs, singles = candidates(), single_configs()
+    table = st.score_table(runs, [*singles, *configs])  # scored once, read by both studies
+    labels, single_labels = [st.config_label(c) for c in configs], [st.config_label(c) for c in singles]
+    result = st.study_on_table(table, labels, single_labels, DEV, HELD_OUT)
+    first = st.study_on_table(table, labels, single_labels)  # defaults_study's dev and held-out sets
+    by_label = dict(zip(labels, configs, strict=True))
     shown = configs_shown()
     return {
         "command": COMMAND,
